@@ -1,0 +1,1 @@
+"""API gateway and identity."""

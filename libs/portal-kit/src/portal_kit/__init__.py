@@ -1,0 +1,1 @@
+"""Shared infrastructure for the portal services (no domain code lives here)."""

@@ -1,0 +1,21 @@
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from portal_kit.app import ServiceSpec, create_service_app
+from portal_kit.events.worker import StreamSpec
+from catalog.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+SPEC = ServiceSpec(
+    name="catalog",
+    title="Catalog",
+    description="Organizations, datasets and their passports, the dataset register, moderation, search, news",
+    routers=[],
+    stream=StreamSpec(name="CATALOG", subjects=["catalog.>"]),
+)
+
+
+def create_app(settings: Settings | None = None, *, with_routes: bool = True) -> FastAPI:
+    return create_service_app(SPEC, settings or Settings(), with_routes=with_routes)

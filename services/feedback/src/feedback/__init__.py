@@ -1,0 +1,1 @@
+"""Feedback service: Reports, dataset requests, surveys, showcases."""

@@ -1,0 +1,1 @@
+"""Quality service: Validation, scores, moderation gate, KPI and steward ratings."""

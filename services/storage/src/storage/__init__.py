@@ -1,0 +1,1 @@
+"""Storage service: Files in S3."""

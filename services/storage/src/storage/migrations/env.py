@@ -1,0 +1,6 @@
+from sqlmodel import SQLModel
+
+import portal_kit.events.tables  # noqa: F401  (outbox, inbox, dead letters)
+from portal_kit.migrations import run_env
+
+run_env(SQLModel.metadata)
