@@ -1,1 +1,2 @@
-"""API gateway and identity."""
+"""API gateway: routing to the services, identity (users, memberships, API tokens, signing keys),
+CORS, rate limits, merged OpenAPI."""

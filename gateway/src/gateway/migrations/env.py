@@ -1,0 +1,6 @@
+import gateway.models  # noqa: F401  (identity tables)
+import portal_kit.events.tables  # noqa: F401  (outbox, inbox, dead letters)
+from portal_kit.migrations import run_env
+from sqlmodel import SQLModel
+
+run_env(SQLModel.metadata)
