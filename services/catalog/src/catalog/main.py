@@ -2,9 +2,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from catalog import dataset_routes, handlers, organizations, posts, register, search
+from catalog.settings import Settings
 from portal_kit.app import ServiceSpec, create_service_app
 from portal_kit.events.worker import StreamSpec
-from catalog.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -12,8 +13,17 @@ SPEC = ServiceSpec(
     name="catalog",
     title="Catalog",
     description="Organizations, datasets and their passports, the dataset register, moderation, search, news",
-    routers=[],
+    routers=[
+        organizations.router,
+        search.router,
+        dataset_routes.router,
+        register.router,
+        posts.router,
+        posts.vocab_router,
+    ],
     stream=StreamSpec(name="CATALOG", subjects=["catalog.>"]),
+    subscriptions=handlers.subscriptions,
+    on_startup=[register.preload],
 )
 
 

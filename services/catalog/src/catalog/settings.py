@@ -7,3 +7,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_CATALOG_", extra="ignore")
 
     service_name: str = "catalog"
+    # the quality service's pre-check is called here (default: public_base_url, the gateway)
+    quality_url: str | None = None
+    quality_timeout: float = 10.0
+    # load the mandatory list into the register on startup (idempotent)
+    preload_register: bool = True

@@ -1,0 +1,527 @@
+"""Dataset endpoints: CRUD, lifecycle, history, resources and their versions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Response
+
+from catalog import datasets as svc
+from catalog.common import check_if_match, jsonable, unprocessable, with_etag
+from catalog.models import Dataset, DatasetHistory, Organization, Resource, ResourceVersion
+from catalog.schemas import (
+    DatasetCreate,
+    DatasetUpdate,
+    NoteIn,
+    PublishIn,
+    RejectIn,
+    ResourceCreate,
+    ResourceNewVersion,
+    ResourceUpdate,
+    present,
+)
+from portal_kit.app import ServiceContext, wake_relay
+from portal_kit.auth import CurrentPrincipal, Moderator, OptionalPrincipal, Principal
+from portal_kit.db import SessionDep, utc_now
+from portal_kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+
+router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+
+
+def _ctx(request: Request) -> ServiceContext:
+    return request.state.ctx
+
+
+async def _respond(session, ds: Dataset, principal: Principal | None, status_code: int = 200) -> Response:
+    doc = await svc.dataset_document(session, ds)
+    return with_etag(svc.api_view(doc, ds, principal), ds.revision, status_code)
+
+
+@router.get("/{ref}", summary="One dataset, by id or slug (published, or your organization's)")
+async def get_dataset(ref: str, session: SessionDep, principal: OptionalPrincipal) -> Response:
+    ds = await svc.visible_dataset(session, ref, principal)
+    return await _respond(session, ds, principal)
+
+
+@router.post("", status_code=201, summary="Create a draft dataset in your organization")
+async def create_dataset(
+    body: DatasetCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    org = await session.get(Organization, body.organization_id)
+    if org is None or org.deleted:
+        raise unprocessable(["body", "organization_id"], "organization not found")
+    if not principal.can_edit(org.id):
+        raise Forbidden("You may create datasets only in your own organizations")
+    data = body.model_dump()
+    for key in ("keywords", "themes"):
+        data[key] = data.get(key) or []
+    data["language"] = data.get("language") or ["uk"]
+    data["license_id"] = data.get("license_id") or "CC-BY-4.0"
+    data["access_rights"] = data.get("access_rights") or "PUBLIC"
+    svc.check_dates(data)
+    await svc.validate_links(session, data)
+    ds = Dataset(**data, status="draft", created_by=principal.sub)
+    session.add(ds)
+    await svc.flush(session)
+    await svc.refresh_search(session, ds)
+    await svc.add_history(
+        session, ds, principal, "created",
+        {k: {"before": None, "after": jsonable(v)} for k, v in data.items() if v not in (None, [])},
+    )
+    await svc.emit(session, ds, "created")
+    wake_relay(request)
+    return await _respond(session, ds, principal, 201)
+
+
+@router.patch("/{ref}", summary="Change passport fields (If-Match); published datasets of "
+              "moderated organizations keep the change pending until a moderator approves it")
+async def update_dataset(
+    ref: str, body: DatasetUpdate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    check_if_match(request, ds.revision)
+    changes = present(body)
+    for key in list(changes):
+        if changes[key] is None and key in svc.NOT_NULL:
+            raise unprocessable(["body", key], "may not be null")
+    if ds.status == "archived":
+        raise Conflict("An archived dataset cannot be changed")
+    await svc.validate_links(session, changes)
+    org = await session.get(Organization, ds.organization_id)
+    if ds.status == "published" and org is not None and org.requires_update_moderation:
+        pending = dict(ds.pending or {})
+        current = {k: svc.from_json_value(k, v) for k, v in pending.items()}
+        merged_view = {**{k: getattr(ds, k) for k in svc.EDITABLE}, **current, **changes}
+        svc.check_dates(merged_view)
+        history = {}
+        for key, value in changes.items():
+            before = current.get(key, getattr(ds, key))
+            if before != value:
+                history[key] = {"before": jsonable(before), "after": jsonable(value)}
+            pending[key] = jsonable(value)
+        if not history:
+            return await _respond(session, ds, principal)
+        ds.pending = pending
+        ds.pending_status = "draft"
+        ds.revision += 1
+        session.add(ds)
+        await svc.flush(session)
+        await svc.add_history(session, ds, principal, "change_proposed", history)
+        return await _respond(session, ds, principal)
+    svc.check_dates({**{k: getattr(ds, k) for k in svc.EDITABLE}, **changes})
+    history = svc.diff(ds, changes)
+    if not history:
+        return await _respond(session, ds, principal)
+    for key in history:
+        setattr(ds, key, changes[key])
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    if ds.status == "submitted":
+        ds.status = "draft"  # changed after submission: it must be submitted again
+    await svc.refresh_search(session, ds)
+    await svc.add_history(session, ds, principal, "updated", history)
+    await svc.emit(session, ds, "updated")
+    wake_relay(request)
+    return await _respond(session, ds, principal)
+
+
+@router.delete("/{ref}", status_code=204, summary="Delete a dataset that is not published (If-Match)")
+async def delete_dataset(
+    ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    check_if_match(request, ds.revision)
+    if ds.status == "published":
+        raise Conflict("A published dataset is archived, not deleted")
+    before = ds.status
+    ds.status = "deleted"
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    ds.name = f"{ds.name[:60]}-deleted-{uuid.uuid4().hex[:8]}"
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(session, ds, principal, "deleted", {"status": {"before": before, "after": "deleted"}})
+    await svc.emit(session, ds, "deleted")
+    wake_relay(request)
+    return Response(status_code=204)
+
+
+# -- lifecycle
+
+
+@router.post("/{ref}/submit", summary="Submit for moderation (If-Match)")
+async def submit_dataset(
+    ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
+    body: NoteIn | None = None,
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    check_if_match(request, ds.revision)
+    note = {"note": body.note} if body and body.note else None
+    if ds.status == "published" and ds.pending and ds.pending_status in ("draft", "rejected"):
+        ds.pending_status = "submitted"
+        ds.revision += 1
+        session.add(ds)
+        await svc.flush(session)
+        await svc.add_history(session, ds, principal, "change_submitted", {}, note)
+        return await _respond(session, ds, principal)
+    if ds.status not in ("draft", "rejected"):
+        raise Conflict(f"A {ds.status} dataset cannot be submitted", status=ds.status)
+    missing = [f for f in svc.REQUIRED_TO_SUBMIT if not getattr(ds, f)]
+    errors = [field_error(["body", f], "required before submitting", "missing") for f in missing]
+    if not await svc.load_resources(session, ds.id):
+        errors.append(field_error(["body", "resources"], "at least one resource is required", "missing"))
+    if errors:
+        raise Unprocessable("The passport is incomplete", errors=errors)
+    before = ds.status
+    ds.status = "submitted"
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(session, ds, principal, "submitted", {"status": {"before": before, "after": "submitted"}}, note)
+    await svc.emit(session, ds, "submitted")
+    wake_relay(request)
+    return await _respond(session, ds, principal)
+
+
+@router.post("/{ref}/publish", summary="Publish (moderators; If-Match; quality pre-check)")
+async def publish_dataset(
+    ref: str, request: Request, session: SessionDep, principal: Moderator,
+    body: PublishIn | None = None,
+) -> Response:
+    body = body or PublishIn()
+    ds = await svc.find_dataset(session, ref, lock=True)
+    check_if_match(request, ds.revision)
+    pending_update = ds.status == "published" and ds.pending and ds.pending_status == "submitted"
+    if ds.status != "submitted" and not pending_update:
+        raise Conflict(f"Only a submitted dataset or change can be published (status {ds.status})")
+    history: dict[str, Any] = {}
+    if pending_update:
+        for key, value in (ds.pending or {}).items():
+            new = svc.from_json_value(key, value)
+            if getattr(ds, key) != new:
+                history[key] = {"before": jsonable(getattr(ds, key)), "after": jsonable(new)}
+                setattr(ds, key, new)
+    # the document as it would be published, for the pre-check
+    candidate = await svc.dataset_document(session, ds)
+    candidate = candidate.model_copy(update={"status": "published"})
+    findings = await svc.quality_precheck(_ctx(request), candidate, request)
+    note: dict[str, Any] = {}
+    if body.note:
+        note["note"] = body.note
+    if findings is None:
+        if not body.override_reason:
+            raise svc.quality_unavailable()
+        note["quality"] = "unavailable"
+    elif findings["blocking"]:
+        if not body.override_reason:
+            raise Conflict(
+                "The quality pre-check found blocking problems",
+                blocking=findings["blocking"], warnings=findings["warnings"],
+            )
+        note["quality"] = findings
+    elif findings["warnings"]:
+        note["quality"] = findings
+    if body.override_reason:
+        note["override_reason"] = body.override_reason
+    now = utc_now()
+    if not pending_update:
+        history["status"] = {"before": ds.status, "after": "published"}
+        ds.status = "published"
+        if ds.first_published_at is None:
+            ds.first_published_at = now
+    ds.pending = None
+    ds.pending_status = None
+    ds.published_at = now
+    ds.modified_at = now
+    ds.moderation = {"decision": "published", "by": principal.email or principal.sub, "at": jsonable(now),
+                     **({"override_reason": body.override_reason} if body.override_reason else {})}
+    ds.revision += 1
+    await svc.refresh_search(session, ds)
+    await svc.add_history(session, ds, principal, "change_published" if pending_update else "published", history, note or None)
+    await svc.link_register(session, ds)
+    await svc.emit(session, ds, "updated" if pending_update else "published")
+    wake_relay(request)
+    return await _respond(session, ds, principal)
+
+
+@router.post("/{ref}/reject", summary="Reject with reasons, per field where they apply (moderators; If-Match)")
+async def reject_dataset(
+    ref: str, body: RejectIn, request: Request, session: SessionDep, principal: Moderator
+) -> Response:
+    ds = await svc.find_dataset(session, ref, lock=True)
+    check_if_match(request, ds.revision)
+    allowed = set(svc.EDITABLE) | {"resources", "organization_id"}
+    bad = [k for k in body.field_reasons if k not in allowed]
+    if bad:
+        raise unprocessable(["body", "field_reasons", bad[0]], "not a dataset field")
+    decision = {"decision": "rejected", "reason": body.reason, "field_reasons": body.field_reasons,
+                "by": principal.email or principal.sub, "at": jsonable(utc_now())}
+    if ds.status == "published" and ds.pending and ds.pending_status == "submitted":
+        ds.pending_status = "rejected"
+        ds.moderation = decision
+        ds.revision += 1
+        session.add(ds)
+        await svc.flush(session)
+        await svc.add_history(session, ds, principal, "change_rejected", {}, decision)
+        return await _respond(session, ds, principal)
+    if ds.status != "submitted":
+        raise Conflict(f"Only a submitted dataset can be rejected (status {ds.status})")
+    ds.status = "rejected"
+    ds.moderation = decision
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(session, ds, principal, "rejected", {"status": {"before": "submitted", "after": "rejected"}}, decision)
+    await svc.emit(session, ds, "rejected")
+    wake_relay(request)
+    return await _respond(session, ds, principal)
+
+
+@router.post("/{ref}/archive", summary="Archive a published dataset (If-Match)")
+async def archive_dataset(
+    ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
+    body: NoteIn | None = None,
+) -> Response:
+    ds = await svc.find_dataset(session, ref, lock=True)
+    if not (principal.is_moderator or principal.can_edit(ds.organization_id)):
+        raise Forbidden("Only the organization's editors or moderators may archive it")
+    check_if_match(request, ds.revision)
+    if ds.status != "published":
+        raise Conflict(f"Only a published dataset can be archived (status {ds.status})")
+    ds.status = "archived"
+    ds.pending = None
+    ds.pending_status = None
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(session, ds, principal, "archived", {"status": {"before": "published", "after": "archived"}},
+                          {"note": body.note} if body and body.note else None)
+    await svc.emit(session, ds, "archived")
+    wake_relay(request)
+    return await _respond(session, ds, principal)
+
+
+@router.get("/{ref}/history", summary="Every change: who, when, which fields, before and after")
+async def dataset_history(
+    ref: str, session: SessionDep, principal: OptionalPrincipal,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    ds = await svc.visible_dataset(session, ref, principal)
+    cond = DatasetHistory.dataset_id == ds.id
+    total = (await session.exec(sa.select(sa.func.count()).select_from(DatasetHistory).where(cond))).scalar_one()  # type: ignore[call-overload]
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(DatasetHistory).where(cond).order_by(DatasetHistory.at, DatasetHistory.id).limit(limit).offset(offset)
+        )
+    ).scalars().all()
+    insider = principal is not None and (principal.is_moderator or principal.is_member(ds.organization_id))
+    items = []
+    for h in rows:
+        item = jsonable(h.model_dump(exclude={"id"}))
+        if not insider:
+            item.pop("actor_email", None)
+        items.append(item)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+# -- resources
+
+
+async def _resource(session, ds: Dataset, rid: uuid.UUID, *, lock: bool = False) -> Resource:
+    stmt = sa.select(Resource).where(Resource.id == rid, Resource.dataset_id == ds.id, Resource.deleted.is_(False))  # type: ignore[attr-defined]
+    if lock:
+        stmt = stmt.with_for_update()
+    r = (await session.exec(stmt)).scalars().first()  # type: ignore[call-overload]
+    if r is None:
+        raise NotFound("Resource not found")
+    return r
+
+
+def _check_source(file_id: Any, url: Any) -> None:
+    if (file_id is None) == (url is None):
+        raise Unprocessable(
+            "Give exactly one of file_id and url",
+            errors=[field_error(["body", "file_id"], "give exactly one of file_id and url"),
+                    field_error(["body", "url"], "give exactly one of file_id and url")],
+        )
+
+
+async def _apply_source(request: Request, session, ds: Dataset, r: Resource, file_id, url, loc_prefix) -> None:
+    if file_id is not None:
+        info = await svc.resolve_file(_ctx(request), session, file_id, ds.organization_id, request, [*loc_prefix, "file_id"])
+        r.file_id = file_id
+        r.url = info["download_url"]
+        r.download_url = info["download_url"]
+        r.size = info.get("size")
+        r.sha256 = info.get("sha256")
+        r.media_type = r.media_type or info.get("media_type")
+        if not r.format:
+            name = str(info.get("original_name") or "")
+            if "." in name:
+                r.format = name.rsplit(".", 1)[1].upper()[:20]
+    else:
+        r.file_id = None
+        r.url = url
+        r.download_url = url
+        r.size = None
+        r.sha256 = None
+
+
+def _resource_view(r: Resource) -> Response:
+    return with_etag(svc.resource_document(r), r.revision)
+
+
+async def _touch(session, ds: Dataset) -> None:
+    ds.revision += 1
+    ds.modified_at = utc_now()
+    await svc.refresh_search(session, ds)
+
+
+@router.get("/{ref}/resources", summary="The dataset's resources")
+async def list_resources(ref: str, session: SessionDep, principal: OptionalPrincipal) -> dict[str, Any]:
+    ds = await svc.visible_dataset(session, ref, principal)
+    items = [jsonable(svc.resource_document(r)) for r in await svc.load_resources(session, ds.id)]
+    return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
+
+
+@router.get("/{ref}/resources/{rid}", summary="One resource")
+async def get_resource(ref: str, rid: uuid.UUID, session: SessionDep, principal: OptionalPrincipal) -> Response:
+    ds = await svc.visible_dataset(session, ref, principal)
+    return _resource_view(await _resource(session, ds, rid))
+
+
+@router.post("/{ref}/resources", status_code=201, summary="Add a resource: an uploaded file (file_id) or an external url")
+async def create_resource(
+    ref: str, body: ResourceCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    if request.headers.get("if-match"):
+        check_if_match(request, ds.revision)
+    if ds.status == "archived":
+        raise Conflict("An archived dataset cannot be changed")
+    _check_source(body.file_id, body.url)
+    existing = await svc.load_resources(session, ds.id)
+    r = Resource(
+        dataset_id=ds.id, name=body.name, name_en=body.name_en, description=body.description,
+        format=body.format.upper() if body.format else None, media_type=body.media_type,
+        structure_url=body.structure_url,
+        position=body.position if body.position is not None else len(existing),
+    )
+    await _apply_source(request, session, ds, r, body.file_id, body.url, ["body"])
+    session.add(r)
+    await svc.flush(session)
+    await _touch(session, ds)
+    await svc.add_history(session, ds, principal, "resource_created",
+                          {f"resources.{r.id}": {"before": None, "after": jsonable(svc.resource_document(r))}})
+    await svc.emit_resource(session, ds, r, "created")
+    wake_relay(request)
+    return with_etag(svc.resource_document(r), r.revision, 201)
+
+
+@router.patch("/{ref}/resources/{rid}", summary="Change a resource's metadata (If-Match of the resource)")
+async def update_resource(
+    ref: str, rid: uuid.UUID, body: ResourceUpdate, request: Request, session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    r = await _resource(session, ds, rid, lock=True)
+    check_if_match(request, r.revision)
+    if ds.status == "archived":
+        raise Conflict("An archived dataset cannot be changed")
+    changes = present(body)
+    if "name" in changes and changes["name"] is None:
+        raise unprocessable(["body", "name"], "may not be null")
+    if changes.get("format"):
+        changes["format"] = changes["format"].upper()
+    history = {}
+    for key, value in changes.items():
+        if getattr(r, key) != value:
+            history[f"resources.{r.id}.{key}"] = {"before": jsonable(getattr(r, key)), "after": jsonable(value)}
+            setattr(r, key, value)
+    if history:
+        r.revision += 1
+        r.modified_at = utc_now()
+        session.add(r)
+        await svc.flush(session)
+        await _touch(session, ds)
+        await svc.add_history(session, ds, principal, "resource_updated", history)
+        await svc.emit_resource(session, ds, r, "updated")
+        wake_relay(request)
+    return _resource_view(r)
+
+
+@router.delete("/{ref}/resources/{rid}", status_code=204, summary="Remove a resource (If-Match of the resource)")
+async def delete_resource(
+    ref: str, rid: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    r = await _resource(session, ds, rid, lock=True)
+    check_if_match(request, r.revision)
+    if ds.status == "archived":
+        raise Conflict("An archived dataset cannot be changed")
+    r.deleted = True
+    r.revision += 1
+    r.modified_at = utc_now()
+    session.add(r)
+    await svc.flush(session)
+    await _touch(session, ds)
+    await svc.add_history(session, ds, principal, "resource_deleted",
+                          {f"resources.{r.id}": {"before": jsonable(svc.resource_document(r)), "after": None}})
+    await svc.emit_resource(session, ds, r, "deleted")
+    wake_relay(request)
+    return Response(status_code=204)
+
+
+@router.post("/{ref}/resources/{rid}/versions", status_code=201,
+             summary="Replace the resource's file or URL with a new version; the old one stays readable")
+async def new_resource_version(
+    ref: str, rid: uuid.UUID, body: ResourceNewVersion, request: Request, session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Response:
+    ds = await svc.editable_dataset(session, ref, principal)
+    r = await _resource(session, ds, rid, lock=True)
+    check_if_match(request, r.revision)
+    if ds.status == "archived":
+        raise Conflict("An archived dataset cannot be changed")
+    _check_source(body.file_id, body.url)
+    old = jsonable(svc.resource_document(r))
+    session.add(ResourceVersion(resource_id=r.id, version=r.version, data=old, replaced_by=principal.sub))
+    if body.format:
+        r.format = body.format.upper()
+    r.media_type = body.media_type
+    await _apply_source(request, session, ds, r, body.file_id, body.url, ["body"])
+    r.version += 1
+    r.revision += 1
+    r.modified_at = utc_now()
+    session.add(r)
+    await svc.flush(session)
+    await _touch(session, ds)
+    await svc.add_history(session, ds, principal, "resource_replaced", {
+        f"resources.{r.id}.version": {"before": old["version"], "after": r.version},
+        f"resources.{r.id}.url": {"before": old["url"], "after": r.url},
+    })
+    await svc.emit_resource(session, ds, r, "updated")
+    wake_relay(request)
+    return with_etag(svc.resource_document(r), r.revision, 201)
+
+
+@router.get("/{ref}/resources/{rid}/versions", summary="All versions of a resource, newest first")
+async def resource_versions(
+    ref: str, rid: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> dict[str, Any]:
+    ds = await svc.visible_dataset(session, ref, principal)
+    r = await _resource(session, ds, rid)
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(ResourceVersion).where(ResourceVersion.resource_id == r.id).order_by(ResourceVersion.version.desc())  # type: ignore[attr-defined]
+        )
+    ).scalars().all()
+    items = [{**jsonable(svc.resource_document(r)), "current": True}]
+    items += [{**v.data, "current": False, "replaced_at": jsonable(v.replaced_at)} for v in rows]
+    return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
