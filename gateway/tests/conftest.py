@@ -16,7 +16,7 @@ if _placeholder is not None and getattr(_placeholder, "__file__", None) is None:
 
     _real_gateway.__path__ = [*_real_gateway.__path__, *_placeholder.__path__]
 
-import asyncio
+import asyncio  # noqa: E402  (after the import fix above)
 import hashlib
 import secrets
 import socket
@@ -199,9 +199,9 @@ def stack(servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     t.start()
     t.join()
 
-    catalog_app, probe = make_upstream("catalog")
+    catalog_app, _ = make_upstream("catalog")
     catalog = ThreadServer(catalog_app).start()
-    storage_app, _ = make_upstream("storage")
+    storage_app, probe = make_upstream("storage")  # uploads go to storage
     storage = ThreadServer(storage_app).start()
     closed_port = free_port()  # nothing listens here: the quality service is "down"
     key_dir = tmp_path_factory.mktemp("gw-keys")

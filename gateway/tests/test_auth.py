@@ -13,7 +13,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from gateway.testing import bearer, create_user, login
 from portal_kit.auth import TokenVerifier
 from portal_kit.errors import Unauthorized

@@ -121,9 +121,12 @@ def merge(
             item = _rewrite_refs(item, renames)
             for op in item.values():
                 if isinstance(op, dict) and op.get("operationId"):
-                    if op["operationId"] in operation_ids:
-                        op["operationId"] = f"{service}_{op['operationId']}"
-                    operation_ids.add(op["operationId"])
+                    candidate, n = op["operationId"], 1
+                    while candidate in operation_ids:
+                        n += 1
+                        candidate = f"{service}_{op['operationId']}" + (f"_{n}" if n > 2 else "")
+                    op["operationId"] = candidate
+                    operation_ids.add(candidate)
                     for tag in op.get("tags", []):
                         tags.setdefault(tag, {"name": tag})
             paths[path] = item
