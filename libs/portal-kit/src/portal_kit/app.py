@@ -26,6 +26,8 @@ from portal_kit.events.worker import EventWorker, StreamSpec
 from portal_kit.logging import RequestIdMiddleware, configure_logging
 from portal_kit.metrics import MetricsMiddleware, metrics_endpoint
 from portal_kit.settings import ServiceSettings
+from portal_kit.tracing import instrument_app
+from portal_kit.tracing import shutdown as flush_traces
 
 log = logging.getLogger("portal.app")
 
@@ -180,6 +182,7 @@ def create_service_app(
                 await ctx.worker.stop()
             await http.aclose()
             await engine.dispose()
+            flush_traces()
 
     app = FastAPI(
         title=spec.title,
@@ -196,6 +199,7 @@ def create_service_app(
         spec.configure_app(app)
     app.add_middleware(MetricsMiddleware, service=spec.name)
     app.add_middleware(RequestIdMiddleware)
+    instrument_app(app, spec.name)  # no-op unless PORTAL_OTEL_ENABLED
     return app
 
 

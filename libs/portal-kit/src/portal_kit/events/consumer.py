@@ -17,6 +17,7 @@ from portal_kit.events.envelope import CloudEvent
 from portal_kit.events.tables import DeadLetter, InboxMessage
 from portal_kit.logging import event_id_var, request_id_var
 from portal_kit.metrics import EVENTS_CONSUMED
+from portal_kit.tracing import consume_span
 
 log = logging.getLogger("portal.consumer")
 
@@ -108,11 +109,12 @@ async def handle_message(
     rid_token = request_id_var.set(event.requestid)
     eid_token = event_id_var.set(event.id)
     try:
-        async with sessionmaker() as session:
-            async with session.begin():
-                fresh = await first_delivery(session, consumer=sub.durable, event=event)
-                if fresh:
-                    await handler(session, event)
+        with consume_span(event, sub.durable):
+            async with sessionmaker() as session:
+                async with session.begin():
+                    fresh = await first_delivery(session, consumer=sub.durable, event=event)
+                    if fresh:
+                        await handler(session, event)
         outcome = "handled" if fresh else "duplicate"
     except Exception as exc:
         delivered = msg.metadata.num_delivered if msg.metadata else 1

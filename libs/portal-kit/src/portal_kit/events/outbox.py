@@ -17,6 +17,7 @@ from portal_kit.db import utc_now
 from portal_kit.events.envelope import CloudEvent, make_event
 from portal_kit.events.tables import OutboxMessage
 from portal_kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+from portal_kit.tracing import current_trace_headers
 
 log = logging.getLogger("portal.outbox")
 
@@ -31,6 +32,9 @@ async def record(
 ) -> CloudEvent:
     """Add the event to the outbox of the current transaction. Nothing touches NATS here."""
     event = make_event(source=source, type=type, data=data, subject=subject)
+    # CloudEvents distributed-tracing extension: the consumer continues this trace
+    for key, value in current_trace_headers().items():
+        setattr(event, key, value)
     session.add(
         OutboxMessage(
             id=uuid.UUID(event.id),
