@@ -62,11 +62,8 @@ async def ensure_consumer(js: JetStreamContext, sub: Subscription) -> None:
         max_ack_pending=1000,
         filter_subjects=sub.subjects(),
     )
-    try:
-        await js.consumer_info(sub.stream, sub.durable)
-        await js.update_consumer(sub.stream, config)
-    except nats.js.errors.NotFoundError:
-        await js.add_consumer(sub.stream, config)
+    # on NATS >= 2.10 creating a durable that exists with a compatible config updates it
+    await js.add_consumer(sub.stream, config)
 
 
 @dataclass
@@ -126,8 +123,12 @@ class EventWorker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self.nc is not None and not self.nc.is_closed:
+            # every task has finished its message; pull consumers keep nothing buffered,
+            # so closing (not draining) loses nothing and does not wait on drain timeouts
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await asyncio.wait_for(self.nc.flush(), timeout=2)
+            with contextlib.suppress(Exception):
+                await self.nc.close()
 
     async def _connect_loop(self) -> None:
         while not self._stop.is_set() and self.nc is None:
