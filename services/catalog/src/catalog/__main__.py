@@ -5,7 +5,12 @@ from catalog.settings import Settings
 
 
 def main() -> None:
-    run_cli(name="catalog", settings_factory=Settings, app_factory=create_app, migrations_dir=MIGRATIONS_DIR)
+    run_cli(
+        name="catalog",
+        settings_factory=Settings,
+        app_factory=create_app,
+        migrations_dir=MIGRATIONS_DIR,
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
-
 from portal_kit.errors import (
     Conflict,
     PreconditionFailed,
@@ -18,6 +16,7 @@ from portal_kit.errors import (
     Unprocessable,
     field_error,
 )
+from sqlalchemy.exc import IntegrityError
 
 SLUG_RE = r"^[a-z0-9_-]{2,100}$"
 EMAIL_RE = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
@@ -93,7 +92,9 @@ def edrpou_with_check(first7: str) -> str:
 
 
 def unprocessable(loc: list[str | int], msg: str, type_: str = "value_error") -> Unprocessable:
-    return Unprocessable(f"Invalid request: {'.'.join(map(str, loc))}", errors=[field_error(loc, msg, type_)])
+    return Unprocessable(
+        f"Invalid request: {'.'.join(map(str, loc))}", errors=[field_error(loc, msg, type_)]
+    )
 
 
 def integrity_to_problem(exc: IntegrityError, what: str) -> Conflict | Unprocessable:

@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
+from portal_kit.app import ServiceContext, wake_relay
+from portal_kit.auth import CurrentPrincipal, Moderator, OptionalPrincipal, Principal
+from portal_kit.db import SessionDep, utc_now
+from portal_kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 
 from catalog import datasets as svc
 from catalog.common import check_if_match, jsonable, unprocessable, with_etag
@@ -22,10 +26,6 @@ from catalog.schemas import (
     ResourceUpdate,
     present,
 )
-from portal_kit.app import ServiceContext, wake_relay
-from portal_kit.auth import CurrentPrincipal, Moderator, OptionalPrincipal, Principal
-from portal_kit.db import SessionDep, utc_now
-from portal_kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -34,7 +34,9 @@ def _ctx(request: Request) -> ServiceContext:
     return request.state.ctx
 
 
-async def _respond(session, ds: Dataset, principal: Principal | None, status_code: int = 200) -> Response:
+async def _respond(
+    session, ds: Dataset, principal: Principal | None, status_code: int = 200
+) -> Response:
     doc = await svc.dataset_document(session, ds)
     return with_etag(svc.api_view(doc, ds, principal), ds.revision, status_code)
 
@@ -67,7 +69,10 @@ async def create_dataset(
     await svc.flush(session)
     await svc.refresh_search(session, ds)
     await svc.add_history(
-        session, ds, principal, "created",
+        session,
+        ds,
+        principal,
+        "created",
         {k: {"before": None, "after": jsonable(v)} for k, v in data.items() if v not in (None, [])},
     )
     await svc.emit(session, ds, "created")
@@ -75,10 +80,17 @@ async def create_dataset(
     return await _respond(session, ds, principal, 201)
 
 
-@router.patch("/{ref}", summary="Change passport fields (If-Match); published datasets of "
-              "moderated organizations keep the change pending until a moderator approves it")
+@router.patch(
+    "/{ref}",
+    summary="Change passport fields (If-Match); published datasets of "
+    "moderated organizations keep the change pending until a moderator approves it",
+)
 async def update_dataset(
-    ref: str, body: DatasetUpdate, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ref: str,
+    body: DatasetUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> Response:
     ds = await svc.editable_dataset(session, ref, principal)
     check_if_match(request, ds.revision)
@@ -127,7 +139,9 @@ async def update_dataset(
     return await _respond(session, ds, principal)
 
 
-@router.delete("/{ref}", status_code=204, summary="Delete a dataset that is not published (If-Match)")
+@router.delete(
+    "/{ref}", status_code=204, summary="Delete a dataset that is not published (If-Match)"
+)
 async def delete_dataset(
     ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
@@ -142,7 +156,9 @@ async def delete_dataset(
     ds.name = f"{ds.name[:60]}-deleted-{uuid.uuid4().hex[:8]}"
     session.add(ds)
     await svc.flush(session)
-    await svc.add_history(session, ds, principal, "deleted", {"status": {"before": before, "after": "deleted"}})
+    await svc.add_history(
+        session, ds, principal, "deleted", {"status": {"before": before, "after": "deleted"}}
+    )
     await svc.emit(session, ds, "deleted")
     wake_relay(request)
     return Response(status_code=204)
@@ -153,7 +169,10 @@ async def delete_dataset(
 
 @router.post("/{ref}/submit", summary="Submit for moderation (If-Match)")
 async def submit_dataset(
-    ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
     body: NoteIn | None = None,
 ) -> Response:
     ds = await svc.editable_dataset(session, ref, principal)
@@ -171,7 +190,9 @@ async def submit_dataset(
     missing = [f for f in svc.REQUIRED_TO_SUBMIT if not getattr(ds, f)]
     errors = [field_error(["body", f], "required before submitting", "missing") for f in missing]
     if not await svc.load_resources(session, ds.id):
-        errors.append(field_error(["body", "resources"], "at least one resource is required", "missing"))
+        errors.append(
+            field_error(["body", "resources"], "at least one resource is required", "missing")
+        )
     if errors:
         raise Unprocessable("The passport is incomplete", errors=errors)
     before = ds.status
@@ -180,7 +201,14 @@ async def submit_dataset(
     ds.modified_at = utc_now()
     session.add(ds)
     await svc.flush(session)
-    await svc.add_history(session, ds, principal, "submitted", {"status": {"before": before, "after": "submitted"}}, note)
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "submitted",
+        {"status": {"before": before, "after": "submitted"}},
+        note,
+    )
     await svc.emit(session, ds, "submitted")
     wake_relay(request)
     return await _respond(session, ds, principal)
@@ -188,7 +216,10 @@ async def submit_dataset(
 
 @router.post("/{ref}/publish", summary="Publish (moderators; If-Match; quality pre-check)")
 async def publish_dataset(
-    ref: str, request: Request, session: SessionDep, principal: Moderator,
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
     body: PublishIn | None = None,
 ) -> Response:
     body = body or PublishIn()
@@ -219,7 +250,8 @@ async def publish_dataset(
         if not body.override_reason:
             raise Conflict(
                 "The quality pre-check found blocking problems",
-                blocking=findings["blocking"], warnings=findings["warnings"],
+                blocking=findings["blocking"],
+                warnings=findings["warnings"],
             )
         note["quality"] = findings
     elif findings["warnings"]:
@@ -236,18 +268,32 @@ async def publish_dataset(
     ds.pending_status = None
     ds.published_at = now
     ds.modified_at = now
-    ds.moderation = {"decision": "published", "by": principal.email or principal.sub, "at": jsonable(now),
-                     **({"override_reason": body.override_reason} if body.override_reason else {})}
+    ds.moderation = {
+        "decision": "published",
+        "by": principal.email or principal.sub,
+        "at": jsonable(now),
+        **({"override_reason": body.override_reason} if body.override_reason else {}),
+    }
     ds.revision += 1
     await svc.refresh_search(session, ds)
-    await svc.add_history(session, ds, principal, "change_published" if pending_update else "published", history, note or None)
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "change_published" if pending_update else "published",
+        history,
+        note or None,
+    )
     await svc.link_register(session, ds)
     await svc.emit(session, ds, "updated" if pending_update else "published")
     wake_relay(request)
     return await _respond(session, ds, principal)
 
 
-@router.post("/{ref}/reject", summary="Reject with reasons, per field where they apply (moderators; If-Match)")
+@router.post(
+    "/{ref}/reject",
+    summary="Reject with reasons, per field where they apply (moderators; If-Match)",
+)
 async def reject_dataset(
     ref: str, body: RejectIn, request: Request, session: SessionDep, principal: Moderator
 ) -> Response:
@@ -257,8 +303,13 @@ async def reject_dataset(
     bad = [k for k in body.field_reasons if k not in allowed]
     if bad:
         raise unprocessable(["body", "field_reasons", bad[0]], "not a dataset field")
-    decision = {"decision": "rejected", "reason": body.reason, "field_reasons": body.field_reasons,
-                "by": principal.email or principal.sub, "at": jsonable(utc_now())}
+    decision = {
+        "decision": "rejected",
+        "reason": body.reason,
+        "field_reasons": body.field_reasons,
+        "by": principal.email or principal.sub,
+        "at": jsonable(utc_now()),
+    }
     if ds.status == "published" and ds.pending and ds.pending_status == "submitted":
         ds.pending_status = "rejected"
         ds.moderation = decision
@@ -275,7 +326,14 @@ async def reject_dataset(
     ds.modified_at = utc_now()
     session.add(ds)
     await svc.flush(session)
-    await svc.add_history(session, ds, principal, "rejected", {"status": {"before": "submitted", "after": "rejected"}}, decision)
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "rejected",
+        {"status": {"before": "submitted", "after": "rejected"}},
+        decision,
+    )
     await svc.emit(session, ds, "rejected")
     wake_relay(request)
     return await _respond(session, ds, principal)
@@ -283,7 +341,10 @@ async def reject_dataset(
 
 @router.post("/{ref}/archive", summary="Archive a published dataset (If-Match)")
 async def archive_dataset(
-    ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal,
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
     body: NoteIn | None = None,
 ) -> Response:
     ds = await svc.find_dataset(session, ref, lock=True)
@@ -299,8 +360,14 @@ async def archive_dataset(
     ds.modified_at = utc_now()
     session.add(ds)
     await svc.flush(session)
-    await svc.add_history(session, ds, principal, "archived", {"status": {"before": "published", "after": "archived"}},
-                          {"note": body.note} if body and body.note else None)
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "archived",
+        {"status": {"before": "published", "after": "archived"}},
+        {"note": body.note} if body and body.note else None,
+    )
     await svc.emit(session, ds, "archived")
     wake_relay(request)
     return await _respond(session, ds, principal)
@@ -308,19 +375,33 @@ async def archive_dataset(
 
 @router.get("/{ref}/history", summary="Every change: who, when, which fields, before and after")
 async def dataset_history(
-    ref: str, session: SessionDep, principal: OptionalPrincipal,
+    ref: str,
+    session: SessionDep,
+    principal: OptionalPrincipal,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     ds = await svc.visible_dataset(session, ref, principal)
     cond = DatasetHistory.dataset_id == ds.id
-    total = (await session.exec(sa.select(sa.func.count()).select_from(DatasetHistory).where(cond))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(DatasetHistory).where(cond))
+    ).scalar_one()  # type: ignore[call-overload]
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(DatasetHistory).where(cond).order_by(DatasetHistory.at, DatasetHistory.id).limit(limit).offset(offset)
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(DatasetHistory)
+                .where(cond)
+                .order_by(DatasetHistory.at, DatasetHistory.id)
+                .limit(limit)
+                .offset(offset)
+            )
         )
-    ).scalars().all()
-    insider = principal is not None and (principal.is_moderator or principal.is_member(ds.organization_id))
+        .scalars()
+        .all()
+    )
+    insider = principal is not None and (
+        principal.is_moderator or principal.is_member(ds.organization_id)
+    )
     items = []
     for h in rows:
         item = jsonable(h.model_dump(exclude={"id"}))
@@ -334,7 +415,9 @@ async def dataset_history(
 
 
 async def _resource(session, ds: Dataset, rid: uuid.UUID, *, lock: bool = False) -> Resource:
-    stmt = sa.select(Resource).where(Resource.id == rid, Resource.dataset_id == ds.id, Resource.deleted.is_(False))  # type: ignore[attr-defined]
+    stmt = sa.select(Resource).where(
+        Resource.id == rid, Resource.dataset_id == ds.id, Resource.deleted.is_(False)
+    )  # type: ignore[attr-defined]
     if lock:
         stmt = stmt.with_for_update()
     r = (await session.exec(stmt)).scalars().first()  # type: ignore[call-overload]
@@ -347,14 +430,20 @@ def _check_source(file_id: Any, url: Any) -> None:
     if (file_id is None) == (url is None):
         raise Unprocessable(
             "Give exactly one of file_id and url",
-            errors=[field_error(["body", "file_id"], "give exactly one of file_id and url"),
-                    field_error(["body", "url"], "give exactly one of file_id and url")],
+            errors=[
+                field_error(["body", "file_id"], "give exactly one of file_id and url"),
+                field_error(["body", "url"], "give exactly one of file_id and url"),
+            ],
         )
 
 
-async def _apply_source(request: Request, session, ds: Dataset, r: Resource, file_id, url, loc_prefix) -> None:
+async def _apply_source(
+    request: Request, session, ds: Dataset, r: Resource, file_id, url, loc_prefix
+) -> None:
     if file_id is not None:
-        info = await svc.resolve_file(_ctx(request), session, file_id, ds.organization_id, request, [*loc_prefix, "file_id"])
+        info = await svc.resolve_file(
+            _ctx(request), session, file_id, ds.organization_id, request, [*loc_prefix, "file_id"]
+        )
         r.file_id = file_id
         r.url = info["download_url"]
         r.download_url = info["download_url"]
@@ -384,21 +473,33 @@ async def _touch(session, ds: Dataset) -> None:
 
 
 @router.get("/{ref}/resources", summary="The dataset's resources")
-async def list_resources(ref: str, session: SessionDep, principal: OptionalPrincipal) -> dict[str, Any]:
+async def list_resources(
+    ref: str, session: SessionDep, principal: OptionalPrincipal
+) -> dict[str, Any]:
     ds = await svc.visible_dataset(session, ref, principal)
     items = [jsonable(svc.resource_document(r)) for r in await svc.load_resources(session, ds.id)]
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 
 @router.get("/{ref}/resources/{rid}", summary="One resource")
-async def get_resource(ref: str, rid: uuid.UUID, session: SessionDep, principal: OptionalPrincipal) -> Response:
+async def get_resource(
+    ref: str, rid: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> Response:
     ds = await svc.visible_dataset(session, ref, principal)
     return _resource_view(await _resource(session, ds, rid))
 
 
-@router.post("/{ref}/resources", status_code=201, summary="Add a resource: an uploaded file (file_id) or an external url")
+@router.post(
+    "/{ref}/resources",
+    status_code=201,
+    summary="Add a resource: an uploaded file (file_id) or an external url",
+)
 async def create_resource(
-    ref: str, body: ResourceCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+    ref: str,
+    body: ResourceCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> Response:
     ds = await svc.editable_dataset(session, ref, principal)
     if request.headers.get("if-match"):
@@ -408,8 +509,12 @@ async def create_resource(
     _check_source(body.file_id, body.url)
     existing = await svc.load_resources(session, ds.id)
     r = Resource(
-        dataset_id=ds.id, name=body.name, name_en=body.name_en, description=body.description,
-        format=body.format.upper() if body.format else None, media_type=body.media_type,
+        dataset_id=ds.id,
+        name=body.name,
+        name_en=body.name_en,
+        description=body.description,
+        format=body.format.upper() if body.format else None,
+        media_type=body.media_type,
         structure_url=body.structure_url,
         position=body.position if body.position is not None else len(existing),
     )
@@ -417,16 +522,27 @@ async def create_resource(
     session.add(r)
     await svc.flush(session)
     await _touch(session, ds)
-    await svc.add_history(session, ds, principal, "resource_created",
-                          {f"resources.{r.id}": {"before": None, "after": jsonable(svc.resource_document(r))}})
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "resource_created",
+        {f"resources.{r.id}": {"before": None, "after": jsonable(svc.resource_document(r))}},
+    )
     await svc.emit_resource(session, ds, r, "created")
     wake_relay(request)
     return with_etag(svc.resource_document(r), r.revision, 201)
 
 
-@router.patch("/{ref}/resources/{rid}", summary="Change a resource's metadata (If-Match of the resource)")
+@router.patch(
+    "/{ref}/resources/{rid}", summary="Change a resource's metadata (If-Match of the resource)"
+)
 async def update_resource(
-    ref: str, rid: uuid.UUID, body: ResourceUpdate, request: Request, session: SessionDep,
+    ref: str,
+    rid: uuid.UUID,
+    body: ResourceUpdate,
+    request: Request,
+    session: SessionDep,
     principal: CurrentPrincipal,
 ) -> Response:
     ds = await svc.editable_dataset(session, ref, principal)
@@ -442,7 +558,10 @@ async def update_resource(
     history = {}
     for key, value in changes.items():
         if getattr(r, key) != value:
-            history[f"resources.{r.id}.{key}"] = {"before": jsonable(getattr(r, key)), "after": jsonable(value)}
+            history[f"resources.{r.id}.{key}"] = {
+                "before": jsonable(getattr(r, key)),
+                "after": jsonable(value),
+            }
             setattr(r, key, value)
     if history:
         r.revision += 1
@@ -456,7 +575,11 @@ async def update_resource(
     return _resource_view(r)
 
 
-@router.delete("/{ref}/resources/{rid}", status_code=204, summary="Remove a resource (If-Match of the resource)")
+@router.delete(
+    "/{ref}/resources/{rid}",
+    status_code=204,
+    summary="Remove a resource (If-Match of the resource)",
+)
 async def delete_resource(
     ref: str, rid: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
@@ -471,17 +594,29 @@ async def delete_resource(
     session.add(r)
     await svc.flush(session)
     await _touch(session, ds)
-    await svc.add_history(session, ds, principal, "resource_deleted",
-                          {f"resources.{r.id}": {"before": jsonable(svc.resource_document(r)), "after": None}})
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "resource_deleted",
+        {f"resources.{r.id}": {"before": jsonable(svc.resource_document(r)), "after": None}},
+    )
     await svc.emit_resource(session, ds, r, "deleted")
     wake_relay(request)
     return Response(status_code=204)
 
 
-@router.post("/{ref}/resources/{rid}/versions", status_code=201,
-             summary="Replace the resource's file or URL with a new version; the old one stays readable")
+@router.post(
+    "/{ref}/resources/{rid}/versions",
+    status_code=201,
+    summary="Replace the resource's file or URL with a new version; the old one stays readable",
+)
 async def new_resource_version(
-    ref: str, rid: uuid.UUID, body: ResourceNewVersion, request: Request, session: SessionDep,
+    ref: str,
+    rid: uuid.UUID,
+    body: ResourceNewVersion,
+    request: Request,
+    session: SessionDep,
     principal: CurrentPrincipal,
 ) -> Response:
     ds = await svc.editable_dataset(session, ref, principal)
@@ -491,7 +626,9 @@ async def new_resource_version(
         raise Conflict("An archived dataset cannot be changed")
     _check_source(body.file_id, body.url)
     old = jsonable(svc.resource_document(r))
-    session.add(ResourceVersion(resource_id=r.id, version=r.version, data=old, replaced_by=principal.sub))
+    session.add(
+        ResourceVersion(resource_id=r.id, version=r.version, data=old, replaced_by=principal.sub)
+    )
     if body.format:
         r.format = body.format.upper()
     r.media_type = body.media_type
@@ -502,10 +639,16 @@ async def new_resource_version(
     session.add(r)
     await svc.flush(session)
     await _touch(session, ds)
-    await svc.add_history(session, ds, principal, "resource_replaced", {
-        f"resources.{r.id}.version": {"before": old["version"], "after": r.version},
-        f"resources.{r.id}.url": {"before": old["url"], "after": r.url},
-    })
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "resource_replaced",
+        {
+            f"resources.{r.id}.version": {"before": old["version"], "after": r.version},
+            f"resources.{r.id}.url": {"before": old["url"], "after": r.url},
+        },
+    )
     await svc.emit_resource(session, ds, r, "updated")
     wake_relay(request)
     return with_etag(svc.resource_document(r), r.revision, 201)
@@ -518,10 +661,16 @@ async def resource_versions(
     ds = await svc.visible_dataset(session, ref, principal)
     r = await _resource(session, ds, rid)
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(ResourceVersion).where(ResourceVersion.resource_id == r.id).order_by(ResourceVersion.version.desc())  # type: ignore[attr-defined]
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(ResourceVersion)
+                .where(ResourceVersion.resource_id == r.id)
+                .order_by(ResourceVersion.version.desc())  # type: ignore[attr-defined]
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     items = [{**jsonable(svc.resource_document(r)), "current": True}]
     items += [{**v.data, "current": False, "replaced_at": jsonable(v.replaced_at)} for v in rows]
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}

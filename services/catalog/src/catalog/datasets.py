@@ -11,12 +11,6 @@ from urllib.parse import quote
 import httpx
 import sqlalchemy as sa
 from fastapi import Request
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from catalog import text
-from catalog.common import SOURCE, integrity_to_problem, jsonable, unprocessable
-from catalog.models import Dataset, DatasetHistory, Organization, RegisterEntry, Resource, StoredFile
 from portal_kit.app import ServiceContext
 from portal_kit.auth import Principal
 from portal_kit.contracts.catalog import (
@@ -28,23 +22,62 @@ from portal_kit.contracts.catalog import (
 from portal_kit.db import utc_now
 from portal_kit.errors import Forbidden, NotFound, ServiceUnavailable
 from portal_kit.events.outbox import record
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from catalog import text
+from catalog.common import SOURCE, integrity_to_problem, jsonable, unprocessable
+from catalog.models import (
+    Dataset,
+    DatasetHistory,
+    Organization,
+    RegisterEntry,
+    Resource,
+    StoredFile,
+)
 
 log = logging.getLogger("catalog.datasets")
 
 # passport fields an editor may change (the organization is fixed)
 EDITABLE = (
-    "name", "title", "title_en", "description", "description_en", "maintainer",
-    "maintainer_email", "maintainer_phone", "keywords", "themes", "license_id", "language",
-    "legal_basis", "purpose", "update_frequency", "temporal_start", "temporal_end", "spatial",
-    "spatial_uri", "data_actuality_date", "version", "structure_url", "list_code",
-    "register_entry_id", "access_rights",
+    "name",
+    "title",
+    "title_en",
+    "description",
+    "description_en",
+    "maintainer",
+    "maintainer_email",
+    "maintainer_phone",
+    "keywords",
+    "themes",
+    "license_id",
+    "language",
+    "legal_basis",
+    "purpose",
+    "update_frequency",
+    "temporal_start",
+    "temporal_end",
+    "spatial",
+    "spatial_uri",
+    "data_actuality_date",
+    "version",
+    "structure_url",
+    "list_code",
+    "register_entry_id",
+    "access_rights",
 )
 NOT_NULL = {"name", "title", "keywords", "themes", "license_id", "language", "access_rights"}
 DATE_FIELDS = {"temporal_start", "temporal_end", "data_actuality_date"}
 # what a dataset needs before it can be submitted (the data.gov.ua passport's required fields)
 REQUIRED_TO_SUBMIT = (
-    "title", "description", "keywords", "update_frequency", "purpose", "maintainer",
-    "maintainer_email", "language",
+    "title",
+    "description",
+    "keywords",
+    "update_frequency",
+    "purpose",
+    "maintainer",
+    "maintainer_email",
+    "language",
 )
 
 
@@ -88,7 +121,9 @@ def can_see(ds: Dataset, principal: Principal | None) -> bool:
 def api_view(doc: DatasetDocument, ds: Dataset, principal: Principal | None) -> dict[str, Any]:
     body = jsonable(doc)
     body["formats"] = ds.formats
-    if principal is not None and (principal.is_moderator or principal.is_member(ds.organization_id)):
+    if principal is not None and (
+        principal.is_moderator or principal.is_member(ds.organization_id)
+    ):
         body["pending"] = jsonable(ds.pending)
         body["pending_status"] = ds.pending_status
         body["moderation"] = jsonable(ds.moderation)
@@ -209,7 +244,10 @@ async def refresh_search(session: AsyncSession, ds: Dataset) -> None:
     a = text.lexemes(ds.title, ds.title_en, ds.name.replace("-", " "))
     b = text.lexemes(" ".join(ds.keywords or []), org.title if org else None, ds.list_code)
     c = text.lexemes(
-        ds.description, ds.description_en, ds.purpose, ds.spatial,
+        ds.description,
+        ds.description_en,
+        ds.purpose,
+        ds.spatial,
         *[f"{r.name} {r.description or ''}" for r in resources],
     )
     await session.exec(  # type: ignore[call-overload]
@@ -230,7 +268,9 @@ async def validate_links(session: AsyncSession, changes: dict[str, Any]) -> None
             await session.exec(sa.select(RegisterEntry.id).where(RegisterEntry.list_code == code))  # type: ignore[call-overload]
         ).first()
         if found is None:
-            raise unprocessable(["body", "list_code"], f"unknown list code {code!r}; see /api/v1/register")
+            raise unprocessable(
+                ["body", "list_code"], f"unknown list code {code!r}; see /api/v1/register"
+            )
     entry_id = changes.get("register_entry_id")
     if entry_id:
         if await session.get(RegisterEntry, entry_id) is None:
@@ -247,8 +287,12 @@ def check_dates(ds_like: dict[str, Any]) -> None:
 
 
 async def resolve_file(
-    ctx: ServiceContext, session: AsyncSession, file_id: uuid.UUID, organization_id: uuid.UUID,
-    request: Request, loc: list[str | int],
+    ctx: ServiceContext,
+    session: AsyncSession,
+    file_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    request: Request,
+    loc: list[str | int],
 ) -> dict[str, Any]:
     """The stored file's facts, from the storage events or, if they did not arrive yet,
     from the storage API through the gateway."""
@@ -256,8 +300,11 @@ async def resolve_file(
     info: dict[str, Any] | None = None
     if f is not None and not f.deleted:
         info = {
-            "organization_id": f.organization_id, "size": f.size, "sha256": f.sha256,
-            "media_type": f.media_type, "original_name": f.original_name,
+            "organization_id": f.organization_id,
+            "size": f.size,
+            "sha256": f.sha256,
+            "media_type": f.media_type,
+            "original_name": f.original_name,
         }
     elif f is None:
         headers = {}
@@ -265,12 +312,15 @@ async def resolve_file(
             headers["Authorization"] = request.headers["authorization"]
         base = ctx.settings.public_base_url.rstrip("/")
         try:
-            resp = await ctx.http.get(f"{base}/api/v1/files/{file_id}", headers=headers, timeout=5.0)
+            resp = await ctx.http.get(
+                f"{base}/api/v1/files/{file_id}", headers=headers, timeout=5.0
+            )
             if resp.status_code == 200:
                 j = resp.json()
                 info = {
                     "organization_id": uuid.UUID(str(j["organization_id"])),
-                    "size": j.get("size"), "sha256": j.get("sha256"),
+                    "size": j.get("size"),
+                    "sha256": j.get("sha256"),
                     "media_type": j.get("media_type") or j.get("content_type"),
                     "original_name": j.get("original_name") or j.get("filename") or str(file_id),
                 }
@@ -335,8 +385,14 @@ async def link_register(session: AsyncSession, ds: Dataset) -> None:
         entry = await session.get(RegisterEntry, ds.register_entry_id)
     if entry is None and ds.list_code:
         entry = (
-            await session.exec(sa.select(RegisterEntry).where(RegisterEntry.list_code == ds.list_code))  # type: ignore[call-overload]
-        ).scalars().first()
+            (
+                await session.exec(
+                    sa.select(RegisterEntry).where(RegisterEntry.list_code == ds.list_code)
+                )  # type: ignore[call-overload]
+            )
+            .scalars()
+            .first()
+        )
     if entry is None:
         return
     changed = False
@@ -353,8 +409,11 @@ async def link_register(session: AsyncSession, ds: Dataset) -> None:
         session.add(entry)
         await session.flush()
         await record(
-            session, source=SOURCE, type="catalog.register.updated",
-            data=RegisterEntryDocument.model_validate(entry.model_dump()), subject=str(entry.id),
+            session,
+            source=SOURCE,
+            type="catalog.register.updated",
+            data=RegisterEntryDocument.model_validate(entry.model_dump()),
+            subject=str(entry.id),
         )
 
 

@@ -1,11 +1,11 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from portal_kit.app import ServiceSpec, create_service_app
+from portal_kit.events.worker import StreamSpec
 
 from catalog import dataset_routes, handlers, organizations, posts, register, search
 from catalog.settings import Settings
-from portal_kit.app import ServiceSpec, create_service_app
-from portal_kit.events.worker import StreamSpec
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

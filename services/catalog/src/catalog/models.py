@@ -7,10 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from portal_kit.db import utc_now
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
-
-from portal_kit.db import utc_now
 
 
 def _ts(**kw: Any) -> Any:

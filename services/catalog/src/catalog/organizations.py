@@ -7,18 +7,25 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from catalog.common import SOURCE, check_if_match, integrity_to_problem, jsonable, unprocessable, with_etag
-from catalog.models import Dataset, Organization
-from catalog.schemas import OrganizationCreate, OrganizationUpdate, present
 from portal_kit.app import wake_relay
 from portal_kit.auth import Admin
 from portal_kit.contracts.catalog import OrganizationDocument
 from portal_kit.db import SessionDep, utc_now
 from portal_kit.errors import Conflict, NotFound
 from portal_kit.events.outbox import record
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from catalog.common import (
+    SOURCE,
+    check_if_match,
+    integrity_to_problem,
+    jsonable,
+    unprocessable,
+    with_etag,
+)
+from catalog.models import Dataset, Organization
+from catalog.schemas import OrganizationCreate, OrganizationUpdate, present
 
 router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
 
@@ -70,12 +77,22 @@ async def list_organizations(
         cond.append(
             sa.or_(sa.func.lower(Organization.title).like(like), Organization.name.like(like))  # type: ignore[attr-defined]
         )
-    total = (await session.exec(sa.select(sa.func.count()).select_from(Organization).where(*cond))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(Organization).where(*cond))
+    ).scalar_one()  # type: ignore[call-overload]
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(Organization).where(*cond).order_by(Organization.title).limit(limit).offset(offset)
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(Organization)
+                .where(*cond)
+                .order_by(Organization.title)
+                .limit(limit)
+                .offset(offset)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     counts = {}
     if rows:
         res = await session.exec(  # type: ignore[call-overload]
@@ -84,9 +101,7 @@ async def list_organizations(
             .group_by(Dataset.organization_id)
         )
         counts = dict(res.all())
-    items = [
-        {**jsonable(org_document(o)), "dataset_count": counts.get(o.id, 0)} for o in rows
-    ]
+    items = [{**jsonable(org_document(o)), "dataset_count": counts.get(o.id, 0)} for o in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -120,7 +135,9 @@ async def update_organization(
         if field in changes and changes[field] is None:
             raise unprocessable(["body", field], "may not be null")
     if "responsible_persons" in changes:
-        changes["responsible_persons"] = [p.model_dump(mode="json") for p in body.responsible_persons or []]
+        changes["responsible_persons"] = [
+            p.model_dump(mode="json") for p in body.responsible_persons or []
+        ]
     for key, value in changes.items():
         setattr(org, key, value)
     org.revision += 1
@@ -132,7 +149,9 @@ async def update_organization(
     return with_etag(org_document(org), org.revision)
 
 
-@router.delete("/{ref}", status_code=204, summary="Delete an organization without datasets (admins)")
+@router.delete(
+    "/{ref}", status_code=204, summary="Delete an organization without datasets (admins)"
+)
 async def delete_organization(
     ref: str, request: Request, session: SessionDep, principal: Admin
 ) -> Response:
@@ -140,9 +159,9 @@ async def delete_organization(
     check_if_match(request, org.revision)
     n = (
         await session.exec(  # type: ignore[call-overload]
-            sa.select(sa.func.count()).select_from(Dataset).where(
-                Dataset.organization_id == org.id, Dataset.status != "deleted"
-            )
+            sa.select(sa.func.count())
+            .select_from(Dataset)
+            .where(Dataset.organization_id == org.id, Dataset.status != "deleted")
         )
     ).scalar_one()
     if n:

@@ -9,28 +9,59 @@ import nh3
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from markdown_it import MarkdownIt
+from portal_kit.auth import Moderator, OptionalPrincipal
+from portal_kit.db import SessionDep, utc_now
+from portal_kit.errors import NotFound
 
 from catalog.common import check_if_match, jsonable, unprocessable, with_etag
 from catalog.models import Post
 from catalog.schemas import PostCreate, PostUpdate, present
 from catalog.vocab import VOCABULARIES
-from portal_kit.auth import Moderator, OptionalPrincipal
-from portal_kit.db import SessionDep, utc_now
-from portal_kit.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
 vocab_router = APIRouter(prefix="/api/v1/vocabularies", tags=["vocabularies"])
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "code", "pre",
-         "blockquote", "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td"}
+_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
 _ATTRS = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"style"}, "td": {"style"}}
 
 
 def render(markdown: str) -> str:
     html = _md.render(markdown)
-    return nh3.clean(html, tags=_TAGS, attributes=_ATTRS, url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 def view(p: Post) -> dict[str, Any]:
@@ -62,13 +93,22 @@ async def list_posts(
     if tag:
         cond.append(Post.tags.any(tag))  # type: ignore[attr-defined]
     where = sa.and_(sa.true(), *cond)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(Post).where(where))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(Post).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(Post).where(where)
-            .order_by(sa.func.coalesce(Post.published_at, Post.created_at).desc()).limit(limit).offset(offset)
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(Post)
+                .where(where)
+                .order_by(sa.func.coalesce(Post.published_at, Post.created_at).desc())
+                .limit(limit)
+                .offset(offset)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return {"items": [view(p) for p in rows], "total": total, "limit": limit, "offset": offset}
 
 
@@ -80,7 +120,9 @@ async def _get(session, post_id: uuid.UUID, principal) -> Post:
 
 
 @router.get("/{post_id}", summary="One post")
-async def get_post(post_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal) -> Response:
+async def get_post(
+    post_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> Response:
     p = await _get(session, post_id, principal)
     return with_etag(view(p), p.revision)
 
@@ -88,10 +130,15 @@ async def get_post(post_id: uuid.UUID, session: SessionDep, principal: OptionalP
 @router.post("", status_code=201, summary="Write a post (moderators)")
 async def create_post(body: PostCreate, session: SessionDep, principal: Moderator) -> Response:
     p = Post(
-        kind=body.kind, title=body.title, body=body.body, body_html=render(body.body),
-        tags=list(dict.fromkeys(body.tags)), dataset_ids=[str(x) for x in body.dataset_ids],
+        kind=body.kind,
+        title=body.title,
+        body=body.body,
+        body_html=render(body.body),
+        tags=list(dict.fromkeys(body.tags)),
+        dataset_ids=[str(x) for x in body.dataset_ids],
         published_at=utc_now() if body.published else None,
-        author_id=principal.sub, author_name=principal.name or principal.email,
+        author_id=principal.sub,
+        author_name=principal.name or principal.email,
     )
     session.add(p)
     await session.flush()
@@ -99,7 +146,13 @@ async def create_post(body: PostCreate, session: SessionDep, principal: Moderato
 
 
 @router.patch("/{post_id}", summary="Edit a post (moderators; If-Match)")
-async def update_post(post_id: uuid.UUID, body: PostUpdate, request: Request, session: SessionDep, principal: Moderator) -> Response:
+async def update_post(
+    post_id: uuid.UUID,
+    body: PostUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> Response:
     p = await _get(session, post_id, principal)
     check_if_match(request, p.revision)
     changes = present(body)
@@ -126,7 +179,9 @@ async def update_post(post_id: uuid.UUID, body: PostUpdate, request: Request, se
 
 
 @router.delete("/{post_id}", status_code=204, summary="Delete a post (moderators; If-Match)")
-async def delete_post(post_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator) -> Response:
+async def delete_post(
+    post_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator
+) -> Response:
     p = await _get(session, post_id, principal)
     check_if_match(request, p.revision)
     await session.delete(p)

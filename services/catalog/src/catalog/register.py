@@ -11,6 +11,12 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
+from portal_kit.app import ServiceContext, wake_relay
+from portal_kit.auth import CurrentPrincipal, OptionalPrincipal
+from portal_kit.contracts.catalog import RegisterEntryDocument
+from portal_kit.db import SessionDep, utc_now
+from portal_kit.errors import Forbidden, NotFound
+from portal_kit.events.outbox import record
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,12 +24,6 @@ from catalog.common import SOURCE, check_if_match, jsonable, unprocessable, with
 from catalog.models import Dataset, Organization, RegisterEntry, Resource
 from catalog.schemas import RegisterCreate, RegisterUpdate, present
 from catalog.vocab import FREQUENCY_BY_UK, FREQUENCY_DAYS
-from portal_kit.app import ServiceContext, wake_relay
-from portal_kit.auth import CurrentPrincipal, OptionalPrincipal
-from portal_kit.contracts.catalog import RegisterEntryDocument
-from portal_kit.db import SessionDep, utc_now
-from portal_kit.errors import Forbidden, NotFound
-from portal_kit.events.outbox import record
 
 router = APIRouter(prefix="/api/v1/register", tags=["register"])
 MANDATORY_CSV = Path(__file__).parent / "data" / "ua-835-local.csv"
@@ -38,7 +38,13 @@ def entry_view(e: RegisterEntry) -> dict[str, Any]:
 
 
 async def emit(session: AsyncSession, e: RegisterEntry, verb: str) -> None:
-    await record(session, source=SOURCE, type=f"catalog.register.{verb}", data=entry_document(e), subject=str(e.id))
+    await record(
+        session,
+        source=SOURCE,
+        type=f"catalog.register.{verb}",
+        data=entry_document(e),
+        subject=str(e.id),
+    )
 
 
 def mandatory_rows() -> list[dict[str, Any]]:
@@ -46,13 +52,15 @@ def mandatory_rows() -> list[dict[str, Any]]:
         rows = []
         for row in csv.DictReader(f):
             freq = (row.get("update_frequency") or "").strip().lower()
-            rows.append({
-                "list_code": row["code"].strip(),
-                "title": row["title_uk"].strip(),
-                "title_en": (row.get("title_en") or "").strip() or None,
-                "update_frequency": FREQUENCY_BY_UK.get(freq),
-                "notes": (row.get("notes") or "").strip() or None,
-            })
+            rows.append(
+                {
+                    "list_code": row["code"].strip(),
+                    "title": row["title_uk"].strip(),
+                    "title_en": (row.get("title_en") or "").strip() or None,
+                    "update_frequency": FREQUENCY_BY_UK.get(freq),
+                    "notes": (row.get("notes") or "").strip() or None,
+                }
+            )
         return rows
 
 
@@ -64,17 +72,30 @@ async def preload(ctx: ServiceContext) -> None:
     async with ctx.sessionmaker() as session, session.begin():
         now = utc_now()
         values = [
-            {**r, "id": uuid.uuid4(), "mandatory": True, "status": "planned", "created_at": now,
-             "modified_at": now, "revision": 1}
+            {
+                **r,
+                "id": uuid.uuid4(),
+                "mandatory": True,
+                "status": "planned",
+                "created_at": now,
+                "modified_at": now,
+                "revision": 1,
+            }
             for r in rows
         ]
         res = await session.exec(  # type: ignore[call-overload]
-            insert(RegisterEntry).values(values).on_conflict_do_nothing(index_elements=["list_code"])
+            insert(RegisterEntry)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["list_code"])
             .returning(RegisterEntry.id)
         )
         new_ids = list(res.scalars().all())
         if new_ids:
-            entries = (await session.exec(sa.select(RegisterEntry).where(RegisterEntry.id.in_(new_ids)))).scalars().all()  # type: ignore[call-overload,attr-defined]
+            entries = (
+                (await session.exec(sa.select(RegisterEntry).where(RegisterEntry.id.in_(new_ids))))
+                .scalars()
+                .all()
+            )  # type: ignore[call-overload,attr-defined]
             for e in entries:
                 await emit(session, e, "created")
     if ctx.worker is not None:
@@ -102,26 +123,58 @@ async def list_register(
     if organization_id:
         cond.append(RegisterEntry.organization_id == organization_id)
     if unassigned is not None:
-        cond.append(RegisterEntry.organization_id.is_(None) if unassigned else RegisterEntry.organization_id.is_not(None))  # type: ignore[union-attr]
+        cond.append(
+            RegisterEntry.organization_id.is_(None)
+            if unassigned
+            else RegisterEntry.organization_id.is_not(None)
+        )  # type: ignore[union-attr]
     if mandatory is not None:
         cond.append(RegisterEntry.mandatory.is_(mandatory))  # type: ignore[attr-defined]
     if q:
         like = f"%{q.lower()}%"
-        cond.append(sa.or_(sa.func.lower(RegisterEntry.title).like(like), sa.func.lower(RegisterEntry.list_code).like(like)))
-    where = sa.and_(sa.true(), *cond)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(RegisterEntry).where(where))).scalar_one()  # type: ignore[call-overload]
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(RegisterEntry).where(where)
-            .order_by(RegisterEntry.list_code.is_(None), RegisterEntry.list_code, RegisterEntry.created_at)  # type: ignore[union-attr]
-            .limit(limit).offset(offset)
+        cond.append(
+            sa.or_(
+                sa.func.lower(RegisterEntry.title).like(like),
+                sa.func.lower(RegisterEntry.list_code).like(like),
+            )
         )
-    ).scalars().all()
-    return {"items": [entry_view(e) for e in rows], "total": total, "limit": limit, "offset": offset}
+    where = sa.and_(sa.true(), *cond)
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(RegisterEntry).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
+    rows = (
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(RegisterEntry)
+                .where(where)
+                .order_by(
+                    RegisterEntry.list_code.is_(None),
+                    RegisterEntry.list_code,
+                    RegisterEntry.created_at,
+                )  # type: ignore[union-attr]
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "items": [entry_view(e) for e in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
-@router.post("", status_code=201, summary="Add a register entry (moderators, or editors for their organization)")
-async def create_entry(body: RegisterCreate, request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+@router.post(
+    "",
+    status_code=201,
+    summary="Add a register entry (moderators, or editors for their organization)",
+)
+async def create_entry(
+    body: RegisterCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     if body.organization_id is not None:
         org = await session.get(Organization, body.organization_id)
         if org is None or org.deleted:
@@ -140,26 +193,46 @@ async def _compliance(session: AsyncSession, organization_id: uuid.UUID | None) 
     cond: list[Any] = [RegisterEntry.mandatory.is_(True)]  # type: ignore[attr-defined]
     if organization_id:
         cond.append(RegisterEntry.organization_id == organization_id)
-    entries = (await session.exec(sa.select(RegisterEntry).where(*cond).order_by(RegisterEntry.list_code))).scalars().all()  # type: ignore[call-overload]
+    entries = (
+        (
+            await session.exec(
+                sa.select(RegisterEntry).where(*cond).order_by(RegisterEntry.list_code)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[call-overload]
     codes = [e.list_code for e in entries]
     # published datasets per code (linked by list_code or by register entry)
     res_mod = (
-        sa.select(Resource.dataset_id, sa.func.max(Resource.modified_at).label("m"), sa.func.count().label("n"))
-        .where(Resource.deleted.is_(False)).group_by(Resource.dataset_id).subquery()  # type: ignore[attr-defined]
+        sa.select(
+            Resource.dataset_id,
+            sa.func.max(Resource.modified_at).label("m"),
+            sa.func.count().label("n"),
+        )
+        .where(Resource.deleted.is_(False))
+        .group_by(Resource.dataset_id)
+        .subquery()  # type: ignore[attr-defined]
     )
     ids = [e.id for e in entries]
     rows = (
         await session.exec(  # type: ignore[call-overload]
             sa.select(Dataset, res_mod.c.m, res_mod.c.n)
             .outerjoin(res_mod, res_mod.c.dataset_id == Dataset.id)
-            .where(Dataset.status == "published",
-                   sa.or_(Dataset.list_code.in_(codes), Dataset.register_entry_id.in_(ids)))  # type: ignore[union-attr]
+            .where(
+                Dataset.status == "published",
+                sa.or_(Dataset.list_code.in_(codes), Dataset.register_entry_id.in_(ids)),
+            )  # type: ignore[union-attr]
         )
     ).all()
     by_code: dict[str, list[tuple[Dataset, datetime | None, int | None]]] = {}
     code_of_entry = {e.id: e.list_code for e in entries}
     for ds, m, n in rows:
-        code = ds.list_code if ds.list_code in code_of_entry.values() else code_of_entry.get(ds.register_entry_id)
+        code = (
+            ds.list_code
+            if ds.list_code in code_of_entry.values()
+            else code_of_entry.get(ds.register_entry_id)
+        )
         if code:
             by_code.setdefault(code, []).append((ds, m, n))
     orgs = {o.id: o for o in (await session.exec(sa.select(Organization))).scalars().all()}  # type: ignore[call-overload]
@@ -186,31 +259,58 @@ async def _compliance(session: AsyncSession, organization_id: uuid.UUID | None) 
         org_id = e.organization_id or (best[0].organization_id if best else None)
         org = orgs.get(org_id) if org_id else None
         item = {
-            "list_code": e.list_code, "title": e.title, "register_entry_id": str(e.id),
-            "status": e.status, "organization_id": str(org_id) if org_id else None,
+            "list_code": e.list_code,
+            "title": e.title,
+            "register_entry_id": str(e.id),
+            "status": e.status,
+            "organization_id": str(org_id) if org_id else None,
             "organization_title": org.title if org else None,
             "dataset_id": str(best[0].id) if best else None,
             "dataset_name": best[0].name if best else None,
-            "published": published, "update_frequency": freq,
+            "published": published,
+            "update_frequency": freq,
             "last_updated": jsonable(best[1]) if best else None,
-            "fresh": fresh, "compliant": bool(published and fresh),
+            "fresh": fresh,
+            "compliant": bool(published and fresh),
         }
         items.append(item)
         key = item["organization_id"] or "unassigned"
-        t = totals.setdefault(key, {"organization_id": item["organization_id"], "organization_title": item["organization_title"],
-                                    "entries": 0, "published": 0, "fresh": 0})
+        t = totals.setdefault(
+            key,
+            {
+                "organization_id": item["organization_id"],
+                "organization_title": item["organization_title"],
+                "entries": 0,
+                "published": 0,
+                "fresh": 0,
+            },
+        )
         t["entries"] += 1
         t["published"] += int(published)
         t["fresh"] += int(bool(fresh))
-    summary = {"entries": len(items), "published": sum(i["published"] for i in items),
-               "fresh": sum(1 for i in items if i["fresh"])}
-    return {"items": items, "totals": list(totals.values()), "summary": summary, "generated_at": jsonable(now)}
+    summary = {
+        "entries": len(items),
+        "published": sum(i["published"] for i in items),
+        "fresh": sum(1 for i in items if i["fresh"]),
+    }
+    return {
+        "items": items,
+        "totals": list(totals.values()),
+        "summary": summary,
+        "generated_at": jsonable(now),
+    }
 
 
 EXPORT_COLUMNS = [
-    ("list_code", "Код"), ("title", "Назва набору даних"), ("organization_title", "Розпорядник"),
-    ("status", "Статус у реєстрі"), ("published", "Оприлюднено"), ("update_frequency", "Частота оновлення"),
-    ("last_updated", "Останнє оновлення"), ("fresh", "Вчасно оновлено"), ("dataset_name", "Набір даних"),
+    ("list_code", "Код"),
+    ("title", "Назва набору даних"),
+    ("organization_title", "Розпорядник"),
+    ("status", "Статус у реєстрі"),
+    ("published", "Оприлюднено"),
+    ("update_frequency", "Частота оновлення"),
+    ("last_updated", "Останнє оновлення"),
+    ("fresh", "Вчасно оновлено"),
+    ("dataset_name", "Набір даних"),
 ]
 
 
@@ -226,8 +326,11 @@ def safe_cell(value: Any) -> Any:
     return s
 
 
-@router.get("/compliance", summary="Per mandatory entry: published? fresh for its frequency? Totals per organization. "
-            "format=csv (UTF-8 with BOM) or xlsx for officials")
+@router.get(
+    "/compliance",
+    summary="Per mandatory entry: published? fresh for its frequency? Totals per organization. "
+    "format=csv (UTF-8 with BOM) or xlsx for officials",
+)
 async def compliance(
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
@@ -244,8 +347,11 @@ async def compliance(
         w.writerow(header)
         w.writerows(rows)
         body = "\ufeff" + buf.getvalue()
-        return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="compliance.csv"'})
+        return Response(
+            body.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="compliance.csv"'},
+        )
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -257,35 +363,65 @@ async def compliance(
     ws2 = wb.create_sheet("Розпорядники")
     ws2.append(["Розпорядник", "Наборів у переліку", "Оприлюднено", "Вчасно оновлено"])
     for t in data["totals"]:
-        ws2.append([safe_cell(t["organization_title"] or "не призначено"), t["entries"], t["published"], t["fresh"]])
+        ws2.append(
+            [
+                safe_cell(t["organization_title"] or "не призначено"),
+                t["entries"],
+                t["published"],
+                t["fresh"],
+            ]
+        )
     out = io.BytesIO()
     wb.save(out)
-    return Response(out.getvalue(),
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": 'attachment; filename="compliance.xlsx"'})
+    return Response(
+        out.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="compliance.xlsx"'},
+    )
 
 
 @router.get("/{entry_id}", summary="One register entry")
-async def get_entry(entry_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal) -> Response:
+async def get_entry(
+    entry_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> Response:
     e = await session.get(RegisterEntry, entry_id)
     if e is None:
         raise NotFound("Register entry not found")
     return with_etag(entry_view(e), e.revision)
 
 
-@router.patch("/{entry_id}", summary="Update an entry (If-Match). Admins and moderators assign the organization; "
-              "the organization's editors update status, dates and the responsible person")
+@router.patch(
+    "/{entry_id}",
+    summary="Update an entry (If-Match). Admins and moderators assign the organization; "
+    "the organization's editors update status, dates and the responsible person",
+)
 async def update_entry(
-    entry_id: uuid.UUID, body: RegisterUpdate, request: Request, session: SessionDep, principal: CurrentPrincipal
+    entry_id: uuid.UUID,
+    body: RegisterUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> Response:
-    e = (await session.exec(sa.select(RegisterEntry).where(RegisterEntry.id == entry_id).with_for_update())).scalars().first()  # type: ignore[call-overload]
+    e = (
+        (
+            await session.exec(
+                sa.select(RegisterEntry).where(RegisterEntry.id == entry_id).with_for_update()
+            )
+        )
+        .scalars()
+        .first()
+    )  # type: ignore[call-overload]
     if e is None:
         raise NotFound("Register entry not found")
     if not _can_write(principal, e.organization_id):
         raise Forbidden("Only moderators, or editors of the entry's organization, may change it")
     check_if_match(request, e.revision)
     changes = present(body)
-    if "organization_id" in changes and changes["organization_id"] != e.organization_id and not principal.is_moderator:
+    if (
+        "organization_id" in changes
+        and changes["organization_id"] != e.organization_id
+        and not principal.is_moderator
+    ):
         raise Forbidden("Only admins and moderators assign an entry to an organization")
     for key in ("title", "status"):
         if key in changes and changes[key] is None:

@@ -6,11 +6,11 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from portal_kit.contracts.catalog import RegisterStatus, UpdateFrequency
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from catalog.common import EMAIL_RE, PHONE_RE, SLUG_RE, URL_RE, edrpou_valid
 from catalog.vocab import LANGUAGES, LICENSE_IDS, THEME_CODES
-from portal_kit.contracts.catalog import RegisterStatus, UpdateFrequency
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=254, pattern=r"\S")]
@@ -162,7 +162,9 @@ class NoteIn(_In):
 
 # -- resources
 
-Format = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.+\-]+$")]
+Format = Annotated[
+    str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.+\-]+$")
+]
 MediaType = Annotated[str, StringConstraints(max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+$")]
 
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
+from portal_kit.auth import OptionalPrincipal
+from portal_kit.contracts.catalog import DatasetDocument
+from portal_kit.db import SessionDep
 
 from catalog import text
 from catalog.datasets import api_view, resource_document
 from catalog.models import Dataset, Organization, Resource
-from portal_kit.auth import OptionalPrincipal
-from portal_kit.contracts.catalog import DatasetDocument
-from portal_kit.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -98,7 +98,9 @@ async def search_datasets(
         fts = d.c.search_vector.op("@@")(query)
         trgm = sa.func.word_similarity(qnorm, d.c.search_title) > TRGM_THRESHOLD
         cond.append(sa.or_(fts, trgm))
-        rank = sa.func.ts_rank_cd(d.c.search_vector, query) + sa.func.word_similarity(qnorm, d.c.search_title)
+        rank = sa.func.ts_rank_cd(d.c.search_vector, query) + sa.func.word_similarity(
+            qnorm, d.c.search_title
+        )
 
     where = sa.and_(sa.true(), *cond)
     sort = sort or ("relevance" if rank is not None else "modified")
@@ -111,10 +113,18 @@ async def search_datasets(
     else:
         order = [d.c.modified_at.desc(), d.c.id]
 
-    total = (await session.exec(sa.select(sa.func.count()).select_from(d).where(where))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(d).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
     rows = (
-        await session.exec(sa.select(Dataset).where(where).order_by(*order).limit(limit).offset(offset))  # type: ignore[call-overload]
-    ).scalars().all()
+        (
+            await session.exec(
+                sa.select(Dataset).where(where).order_by(*order).limit(limit).offset(offset)
+            )  # type: ignore[call-overload]
+        )
+        .scalars()
+        .all()
+    )
 
     # documents for the page, in two queries
     org_ids = {r.organization_id for r in rows}
@@ -122,7 +132,11 @@ async def search_datasets(
     if org_ids:
         org_map = {
             o.id: o
-            for o in (await session.exec(sa.select(Organization).where(Organization.id.in_(org_ids)))).scalars().all()  # type: ignore[call-overload,attr-defined]
+            for o in (
+                await session.exec(sa.select(Organization).where(Organization.id.in_(org_ids)))
+            )
+            .scalars()
+            .all()  # type: ignore[call-overload,attr-defined]
         }
     res_map: dict[uuid.UUID, list[Resource]] = {}
     if rows:
@@ -142,7 +156,13 @@ async def search_datasets(
         data["resources"] = [resource_document(r) for r in res_map.get(ds.id, [])]
         items.append(api_view(DatasetDocument.model_validate(data), ds, principal))
 
-    out: dict[str, Any] = {"items": items, "total": total, "limit": limit, "offset": offset, "sort": sort}
+    out: dict[str, Any] = {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "sort": sort,
+    }
     if facets:
         out["facets"] = await _facets(session, where, org_map)
     return out
@@ -150,19 +170,42 @@ async def search_datasets(
 
 async def _facets(session, where, org_map) -> dict[str, list[dict[str, Any]]]:
     d = Dataset.__table__  # type: ignore[attr-defined]
-    f = sa.select(
-        d.c.organization_id, d.c.themes, d.c.formats, d.c.license_id, d.c.keywords, d.c.update_frequency
-    ).where(where).cte("f")
+    f = (
+        sa.select(
+            d.c.organization_id,
+            d.c.themes,
+            d.c.formats,
+            d.c.license_id,
+            d.c.keywords,
+            d.c.update_frequency,
+        )
+        .where(where)
+        .cte("f")
+    )
 
     def scalar(col: Any, name: str) -> Any:
-        return sa.select(sa.literal(name).label("facet"), sa.cast(col, sa.Text).label("value"),
-                         sa.func.count().label("n")).select_from(f).where(col.is_not(None)).group_by(col)
+        return (
+            sa.select(
+                sa.literal(name).label("facet"),
+                sa.cast(col, sa.Text).label("value"),
+                sa.func.count().label("n"),
+            )
+            .select_from(f)
+            .where(col.is_not(None))
+            .group_by(col)
+        )
 
     def array(col: Any, name: str) -> Any:
         val = sa.func.unnest(col).table_valued("value").render_derived()
         return (
-            sa.select(sa.literal(name).label("facet"), val.c.value.label("value"), sa.func.count().label("n"))
-            .select_from(f).join(val, sa.true()).group_by(val.c.value)
+            sa.select(
+                sa.literal(name).label("facet"),
+                val.c.value.label("value"),
+                sa.func.count().label("n"),
+            )
+            .select_from(f)
+            .join(val, sa.true())
+            .group_by(val.c.value)
         )
 
     union = sa.union_all(
@@ -179,9 +222,15 @@ async def _facets(session, where, org_map) -> dict[str, list[dict[str, Any]]]:
     }
     for facet, value, n in rows:
         out[facet].append({"value": value, "count": n})
-    missing = [uuid.UUID(x["value"]) for x in out["organization"] if uuid.UUID(x["value"]) not in org_map]
+    missing = [
+        uuid.UUID(x["value"]) for x in out["organization"] if uuid.UUID(x["value"]) not in org_map
+    ]
     if missing:
-        for o in (await session.exec(sa.select(Organization).where(Organization.id.in_(missing)))).scalars().all():  # type: ignore[call-overload,attr-defined]
+        for o in (
+            (await session.exec(sa.select(Organization).where(Organization.id.in_(missing))))
+            .scalars()
+            .all()
+        ):  # type: ignore[call-overload,attr-defined]
             org_map[o.id] = o
     for x in out["organization"]:
         o = org_map.get(uuid.UUID(x["value"]))
@@ -191,5 +240,3 @@ async def _facets(session, where, org_map) -> dict[str, list[dict[str, Any]]]:
         out[k].sort(key=lambda x: (-x["count"], str(x["value"])))
         out[k] = out[k][:FACET_LIMIT]
     return out
-
-

@@ -61,8 +61,11 @@ _THEME_BASE = "http://publications.europa.eu/resource/authority/data-theme/"
 THEMES: list[dict[str, Any]] = [
     {"code": code, "uk": uk, "en": en, "uri": _THEME_BASE + code}
     for code, uk, en in [
-        ("AGRI", "Сільське господарство, рибальство, лісове господарство і продовольство",
-         "Agriculture, fisheries, forestry and food"),
+        (
+            "AGRI",
+            "Сільське господарство, рибальство, лісове господарство і продовольство",
+            "Agriculture, fisheries, forestry and food",
+        ),
         ("ECON", "Економіка і фінанси", "Economy and finance"),
         ("EDUC", "Освіта, культура і спорт", "Education, culture and sport"),
         ("ENER", "Енергетика", "Energy"),
@@ -70,8 +73,11 @@ THEMES: list[dict[str, Any]] = [
         ("GOVE", "Уряд і публічний сектор", "Government and public sector"),
         ("HEAL", "Здоров'я", "Health"),
         ("INTR", "Міжнародні питання", "International issues"),
-        ("JUST", "Правосуддя, правова система і громадська безпека",
-         "Justice, legal system and public safety"),
+        (
+            "JUST",
+            "Правосуддя, правова система і громадська безпека",
+            "Justice, legal system and public safety",
+        ),
         ("REGI", "Регіони і міста", "Regions and cities"),
         ("SOCI", "Населення і суспільство", "Population and society"),
         ("TECH", "Наука і технології", "Science and technology"),
@@ -85,19 +91,43 @@ _FREQ_BASE = "http://publications.europa.eu/resource/authority/frequency/"
 FREQUENCIES: list[dict[str, Any]] = [
     {"code": code, "datagovua": dg, "uk": uk, "en": en, "eu_uri": _FREQ_BASE + eu, "days": days}
     for code, dg, uk, en, eu, days in [
-        ("more_than_daily", "more than once a day", "Більш як один раз на день",
-         "More than once a day", "CONT", 1),
+        (
+            "more_than_daily",
+            "more than once a day",
+            "Більш як один раз на день",
+            "More than once a day",
+            "CONT",
+            1,
+        ),
         ("daily", "once a day", "Щодня", "Once a day", "DAILY", 1),
         ("weekly", "once a week", "Щотижня", "Once a week", "WEEKLY", 7),
         ("monthly", "once a month", "Щомісяця", "Once a month", "MONTHLY", 31),
         ("quarterly", "once a quarter", "Щокварталу", "Once a quarter", "QUARTERLY", 91),
-        ("half_yearly", "once a half year", "Кожного півріччя", "Once a half year",
-         "ANNUAL_2", 182),
+        (
+            "half_yearly",
+            "once a half year",
+            "Кожного півріччя",
+            "Once a half year",
+            "ANNUAL_2",
+            182,
+        ),
         ("yearly", "once a year", "Щороку", "Once a year", "ANNUAL", 364),
-        ("on_change", "immediately after making changes", "Відразу після внесення змін",
-         "Immediately after making changes", "UPDATE_CONT", None),
-        ("no_longer_updated", "no longer updated", "Більше не оновлюється", "No longer updated",
-         "NEVER", None),
+        (
+            "on_change",
+            "immediately after making changes",
+            "Відразу після внесення змін",
+            "Immediately after making changes",
+            "UPDATE_CONT",
+            None,
+        ),
+        (
+            "no_longer_updated",
+            "no longer updated",
+            "Більше не оновлюється",
+            "No longer updated",
+            "NEVER",
+            None,
+        ),
     ]
 ]
 FREQUENCY_CODES = {f["code"] for f in FREQUENCIES}
