@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (the import fix below must run before the other imports)
 """A gateway of our own (in-process uvicorn, own database on the real PostgreSQL and NATS of the
 ``servers`` fixture) in front of small real upstreams, so tests control timeouts and limits."""
 
@@ -16,7 +17,7 @@ if _placeholder is not None and getattr(_placeholder, "__file__", None) is None:
 
     _real_gateway.__path__ = [*_real_gateway.__path__, *_placeholder.__path__]
 
-import asyncio  # noqa: E402  (after the import fix above)
+import asyncio
 import hashlib
 import secrets
 import socket
