@@ -1,0 +1,149 @@
+"""Benchmark: our streaming validator vs frictionless (the library), same machine, same run.
+
+    uv run python -m bench.quality_validate [--rows 500000] [--skip-frictionless]
+
+Generates a ~130 MB CSV (500,000 rows, UTF-8, Ukrainian text) with a known set of planted
+errors, validates it with both, checks that both find exactly the planted errors, and prints
+time and peak memory of each (each validator runs in its own subprocess; peak RSS from
+``resource.getrusage`` of that child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STREETS = ["вул. Соборна", "просп. Металургів", "вул. Запорізька", "бул. Шевченка",
+           "вул. Незалежної України", "вул. Перемоги", "вул. Дніпровська", "вул. Козача"]
+DISTRICTS = ["Вознесенівський", "Дніпровський", "Заводський", "Комунарський",
+             "Олександрівський", "Хортицький", "Шевченківський"]
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> set[tuple[str, int]]:
+    """Write the CSV; return the planted errors as {(code, row_number)} (header = row 1)."""
+    rnd = random.Random(seed)
+    planted: set[tuple[str, int]] = set()
+    plant_rows = sorted(rnd.sample(range(1000, rows), 60))
+    kinds = ["type-error-int", "type-error-date", "type-error-num", "missing-cell", "extra-cell",
+             "blank-row"]
+    plan = {r: kinds[i % len(kinds)] for i, r in enumerate(plant_rows)}
+    header = ["id", "назва", "адреса", "район", "дата_реєстрації", "площа", "кількість",
+              "активний", "опис", "посилання"]
+    filler = "Об'єкт комунальної власності м. Запоріжжя, що використовується за призначенням"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(",".join(header) + "\n")
+        for i in range(rows):
+            rn = i + 2
+            cells = [
+                str(i + 1),
+                f"Об’єкт №{i + 1} «{rnd.choice(DISTRICTS)}»",
+                f"\"{rnd.choice(STREETS)}, {rnd.randint(1, 200)}\"",
+                rnd.choice(DISTRICTS),
+                f"20{rnd.randint(10, 25)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                f"{rnd.randint(10, 9999)}.{rnd.randint(0, 99):02d}",
+                str(rnd.randint(0, 500)),
+                rnd.choice(["true", "false"]),
+                f"\"{filler} ({rnd.randint(1, 10 ** 6)})\"",
+                f"https://data.zp.gov.ua/o/{i + 1}",
+            ]
+            kind = plan.get(rn)
+            if kind == "type-error-int":
+                cells[6] = "багато"
+                planted.add(("type-error", rn))
+            elif kind == "type-error-date":
+                cells[4] = "31.12.2024"
+                planted.add(("type-error", rn))
+            elif kind == "type-error-num":
+                cells[5] = "н/д"
+                planted.add(("type-error", rn))
+            elif kind == "missing-cell":
+                cells = cells[:-2]
+                planted.add(("missing-cell", rn))
+            elif kind == "extra-cell":
+                cells.append("зайве")
+                planted.add(("extra-cell", rn))
+            elif kind == "blank-row":
+                cells = [""] * len(cells)
+                planted.add(("blank-row", rn))
+            f.write(",".join(cells) + "\n")
+    return planted
+
+
+CHILD = r"""
+import json, resource, sys, time
+which, path = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+found = []
+if which == "ours":
+    from quality.validate import validate_path
+    rep = validate_path(path, declared_format="CSV")
+    found = [(e["code"], e["row"]) for e in rep["errors"]]
+    total = rep["error_counts"]
+else:
+    import frictionless
+    with frictionless.system.use_context(trusted=True):
+        report = frictionless.validate(path, limit_errors=1000)
+    for task in report.tasks:
+        for e in task.errors:
+            found.append((e.type, getattr(e, "row_number", None)))
+    total = {}
+elapsed = time.perf_counter() - t0
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"elapsed": elapsed, "peak_mb": peak_kb / 1024, "found": found, "total": total}))
+"""
+
+
+def run_child(which: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, which, str(path)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def baseline_mb() -> float:
+    out = subprocess.run([sys.executable, "-c", "import resource,quality.validate,frictionless;"
+                          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=500_000)
+    ap.add_argument("--skip-frictionless", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.csv"
+        t0 = time.perf_counter()
+        planted = generate(path, args.rows)
+        size_mb = os.path.getsize(path) / 1e6
+        print(f"generated {args.rows} rows, {size_mb:.1f} MB, {len(planted)} planted errors "
+              f"in {time.perf_counter() - t0:.1f}s")
+        results = {"ours": run_child("ours", path)}
+        if not args.skip_frictionless:
+            results["frictionless"] = run_child("frictionless", path)
+        base = baseline_mb()
+        print()
+        print(f"{'validator':<14}{'time s':>10}{'rows/s':>12}{'peak RSS MB':>14}{'found':>8}"
+              f"{'= planted':>11}")
+        for name, r in results.items():
+            found = {(c, row) for c, row in r["found"]}
+            same = found == planted
+            print(f"{name:<14}{r['elapsed']:>10.1f}{args.rows / r['elapsed']:>12.0f}"
+                  f"{r['peak_mb']:>14.0f}{len(found):>8}{str(same):>11}")
+            if not same:
+                print("   missed:", sorted(planted - found)[:10], " extra:", sorted(found - planted)[:10])
+        print(f"(interpreter + imports alone: {base:.0f} MB peak RSS)")
+        if "frictionless" in results:
+            ratio = results["frictionless"]["elapsed"] / results["ours"]["elapsed"]
+            print(f"speed-up: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,777 @@
+"""Streaming validation of data files: CSV/TSV (and XLSX/XLS/ODS via a derived UTF-8 CSV),
+parse checks of JSON/GeoJSON/XML. Frictionless-style error codes with row and column.
+
+Memory is bounded: text tables are read through a buffered stream, one row at a time; per
+column the validator keeps counters and at most ``max_errors_per_code_and_column`` positions.
+Types come from the published structure when there is one, otherwise they are inferred from
+the whole file in the same pass (a column takes the narrowest type that at least
+``infer_confidence`` of its non-empty cells satisfy; the remaining cells are type errors).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from quality.methodology import methodology
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+# ---------------------------------------------------------------- messages (uk, en)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "source-error": ("Файл порожній або не містить даних", "The source is empty or has no data"),
+    "format-error": ("Файл не вдалося розібрати як {fmt}: {detail}", "Could not parse the file as {fmt}: {detail}"),
+    "encoding-error": (
+        "Файл не вдалося декодувати як {encoding} (рядок {row}); збережіть його у UTF-8",
+        "Could not decode the file as {encoding} (row {row}); save it as UTF-8",
+    ),
+    "encoding-warning": (
+        "Файл у кодуванні {encoding}, а не UTF-8; рекомендовано зберегти у UTF-8",
+        "The file is encoded as {encoding}, not UTF-8; saving it as UTF-8 is recommended",
+    ),
+    "byte-count": (
+        "Розмір файлу {actual} байт не відповідає заявленому {declared}: файл обрізаний або пошкоджений",
+        "File size {actual} bytes differs from the declared {declared}: the file is truncated or corrupt",
+    ),
+    "hash-count": (
+        "Контрольна сума SHA-256 не відповідає заявленій: файл пошкоджений",
+        "The SHA-256 hash differs from the declared one: the file is corrupt",
+    ),
+    "blank-header": ("Рядок заголовків порожній", "The header row is completely blank"),
+    "blank-label": ("Порожня назва стовпця {column}", "Column {column} has a blank label"),
+    "duplicate-label": (
+        "Назва стовпця «{label}» повторюється (стовпець {column})",
+        "Label '{label}' in column {column} duplicates another column",
+    ),
+    "extra-label": (
+        "Стовпця «{label}» немає в опублікованій структурі",
+        "Column '{label}' is not in the published structure",
+    ),
+    "missing-label": (
+        "Немає обов'язкового стовпця «{label}» з опублікованої структури",
+        "Required column '{label}' of the published structure is missing",
+    ),
+    "blank-row": ("Рядок {row} порожній", "Row {row} is empty"),
+    "extra-cell": (
+        "У рядку {row} більше значень, ніж стовпців у заголовку",
+        "Row {row} has more values than the header row",
+    ),
+    "missing-cell": (
+        "У рядку {row} менше значень, ніж стовпців у заголовку (немає стовпця {column})",
+        "Row {row} has fewer values than the header row (column {column} is missing)",
+    ),
+    "type-error": (
+        "Значення «{value}» у рядку {row}, стовпці «{label}» не відповідає типу {type}{hint}",
+        "Value '{value}' in row {row}, column '{label}' is not of type {type}{hint_en}",
+    ),
+    "constraint-error": (
+        "Обов'язкове значення відсутнє у рядку {row}, стовпці «{label}»",
+        "Required value is missing in row {row}, column '{label}'",
+    ),
+}
+
+
+def message(code: str, **kw: Any) -> tuple[str, str]:
+    uk, en = MESSAGES.get(code, (code, code))
+    kw.setdefault("hint", "")
+    kw.setdefault("hint_en", "")
+    try:
+        return uk.format(**kw), en.format(**kw)
+    except (KeyError, IndexError):
+        return uk, en
+
+
+# ---------------------------------------------------------------- cell classes
+STR, INT, BIT, NUM, BOOL, DATE, DATETIME, TIME, URL, DMY, DECCOMMA = range(11)
+N_CLASSES = 11
+_num = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z").match
+_date = re.compile(r"\d{4}-\d{2}-\d{2}\Z").match
+_dtm = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\Z").match
+_time = re.compile(r"\d{2}:\d{2}(?::\d{2})?\Z").match
+_dmy = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}\Z").match
+_deccomma = re.compile(r"[+-]?\d+,\d+\Z").match
+_BOOLS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE", "так", "ні", "Так", "Ні"})
+
+TYPE_ACCEPTS: dict[str, frozenset[int]] = {
+    "integer": frozenset({INT, BIT}),
+    "number": frozenset({INT, BIT, NUM}),
+    "boolean": frozenset({BOOL, BIT}),
+    "date": frozenset({DATE}),
+    "datetime": frozenset({DATETIME}),
+    "time": frozenset({TIME}),
+    "anyURL": frozenset({URL}),
+    "string": frozenset(range(N_CLASSES)),
+}
+INFER_ORDER = ["integer", "number", "boolean", "date", "datetime", "time", "anyURL"]
+TYPE_ALIASES = {
+    "string": "string", "integer": "integer", "decimal": "number", "number": "number",
+    "double": "number", "float": "number", "date": "date", "datetime": "datetime",
+    "dateTime": "datetime", "time": "time", "boolean": "boolean", "anyURL": "anyURL",
+    "anyURI": "anyURL", "url": "anyURL",
+}
+TYPE_UK = {
+    "integer": "ціле число", "number": "число", "boolean": "логічне значення",
+    "date": "дата (РРРР-ММ-ДД)", "datetime": "дата і час (ISO 8601)", "time": "час (ГГ:ХХ)",
+    "anyURL": "посилання (URL)", "string": "рядок",
+}
+HINTS = {
+    (DMY, "date"): (": дату слід записувати у форматі РРРР-ММ-ДД", ": write dates as YYYY-MM-DD"),
+    (DECCOMMA, "number"): (": десятковий роздільник — крапка", ": the decimal separator is a point"),
+}
+
+
+def classify(v: str) -> int:
+    if v.isdigit() and v.isascii():
+        return BIT if (v == "0" or v == "1") else INT
+    c = v[0]
+    if (c == "-" or c == "+") and v[1:].isdigit() and v.isascii():
+        return INT
+    if _num(v):
+        return NUM
+    n = len(v)
+    if n == 10 and _date(v):
+        try:
+            dt.date.fromisoformat(v)
+            return DATE
+        except ValueError:
+            return STR
+    if n >= 16 and _dtm(v):
+        try:
+            dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return DATETIME
+        except ValueError:
+            return STR
+    if v in _BOOLS:
+        return BOOL
+    if n <= 8 and _time(v):
+        return TIME
+    if c == "h" and (v.startswith("https://") or v.startswith("http://")) and " " not in v:
+        return URL
+    if n <= 10 and _dmy(v):
+        return DMY
+    if _deccomma(v):
+        return DECCOMMA
+    return STR
+
+
+# ---------------------------------------------------------------- byte streams
+class HashingReader(io.RawIOBase):
+    """A raw stream that counts and hashes what passes through it."""
+
+    def __init__(self, src: Any, limit: int | None = None) -> None:
+        self.src = src
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self.limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:  # type: ignore[override]
+        want = len(b)
+        if self.limit is not None:
+            want = min(want, self.limit - self.count)
+            if want <= 0:
+                return 0
+        data = self.src.read(want)
+        if not data:
+            return 0
+        n = len(data)
+        b[:n] = data
+        self.sha.update(data)
+        self.count += n
+        return n
+
+
+def sniff_format(sample: bytes, declared: str | None, name: str | None) -> str:
+    """What the bytes really are (ckanext-qa: the sniffed type beats the publisher's word)."""
+    declared = (declared or "").upper()
+    ext = (name or "").rsplit(".", 1)[-1].upper() if name and "." in name else ""
+    if not sample.strip():
+        return "EMPTY"
+    if sample.startswith(b"PK\x03\x04"):
+        if b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" in sample[:200]:
+            return "ODS"
+        if b"[Content_Types].xml" in sample or b"xl/" in sample:
+            return "XLSX"
+        return "ZIP"
+    if sample.startswith(b"\xd0\xcf\x11\xe0"):
+        return "XLS"
+    if sample.startswith(b"%PDF"):
+        return "PDF"
+    head = sample.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
+    if head.startswith(b"<"):
+        if re.search(rb"<!doctype html|<html|<head[ >]|<body[ >]", head):
+            return "HTML"
+        return "XML"
+    if head.startswith((b"{", b"[")):
+        if declared == "GEOJSON" or ext == "GEOJSON" or b'"featurecollection"' in head or b'"feature"' in head:
+            return "GEOJSON"
+        return "JSON"
+    if declared == "TSV" or ext == "TSV":
+        return "TSV"
+    return "CSV"
+
+
+def detect_encoding(sample: bytes, full: bool) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if not full and exc.start >= len(sample) - 3 and exc.reason.startswith("unexpected end"):
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample[:32768]).best()
+    enc = (best.encoding if best else "cp1251").lower().replace("-", "_")
+    if enc in ("utf_8", "ascii"):
+        return "utf-8"
+    # Ukrainian files that are not UTF-8 are almost always Windows-1251
+    if enc in ("cp1251", "windows_1251", "koi8_r", "koi8_u", "mac_cyrillic", "iso8859_5", "cp866", "cp1125"):
+        try:
+            sample.decode("cp1251")
+            return "cp1251"
+        except UnicodeDecodeError:
+            return enc
+    return enc
+
+
+def sniff_delimiter(text_sample: str) -> str:
+    lines = [ln for ln in text_sample.splitlines()[:50] if ln.strip()]
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line of a sample may be cut
+    best, best_score = ",", -1.0
+    for d in (",", ";", "\t", "|"):
+        counts = [ln.count(d) for ln in lines]
+        if not counts or max(counts) == 0:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode == 0:
+            continue
+        consistency = counts.count(mode) / len(counts)
+        score = consistency * 1000 + mode
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+# ---------------------------------------------------------------- the report
+class Report:
+    def __init__(self, max_errors: int) -> None:
+        self.max_errors = max_errors
+        self.errors: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self.info: dict[str, Any] = {}
+
+    def add(self, code: str, *, row: int | None = None, column: int | None = None,
+            field: str | None = None, count: int = 1, **kw: Any) -> None:
+        self.counts[code] = self.counts.get(code, 0) + count
+        if len(self.errors) < self.max_errors:
+            uk, en = message(code, row=row, column=column, label=field, **kw)
+            sev = methodology()["validation"]["severity"].get(code, "row")
+            err = {"code": code, "severity": sev, "row": row, "column": column, "field": field,
+                   "message": uk, "message_en": en}
+            self.errors.append(err)
+
+    @property
+    def fatal(self) -> bool:
+        sev = methodology()["validation"]["severity"]
+        return any(sev.get(c) == "fatal" for c in self.counts)
+
+
+def _label_key(s: str) -> str:
+    return re.sub(r"\s+", " ", s.strip().lower().replace("’", "'").replace("ʼ", "'"))
+
+
+def match_structure(header: list[str], tables: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, int]:
+    keys = {_label_key(h) for h in header if h.strip()}
+    best, best_n = None, 0
+    for t in tables:
+        n = sum(1 for c in t["columns"]
+                if _label_key(c["name"]) in keys or _label_key(c.get("title") or "") in keys)
+        if n > best_n:
+            best, best_n = t, n
+    return best, best_n
+
+
+# ---------------------------------------------------------------- tables
+def validate_rows(rows: Any, rep: Report, *, schema_tables: list[dict[str, Any]] | None,
+                  on_error: Callable[[], int] | None = None) -> None:
+    """Validate an iterator of rows (lists of str); the first row is the header."""
+    cfg = methodology()["validation"]
+    kmax = int(cfg["max_errors_per_code_and_column"])
+    try:
+        header = next(rows)
+    except StopIteration:
+        rep.add("source-error")
+        return
+    header = [h.strip() for h in header]
+    width = len(header)
+    if width == 0 or not any(header):
+        rep.add("blank-header", row=1)
+        return
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if not h:
+            rep.add("blank-label", row=1, column=i + 1)
+            continue
+        k = _label_key(h)
+        if k in seen:
+            rep.add("duplicate-label", row=1, column=i + 1, field=h)
+        else:
+            seen[k] = i
+    # types and required flags per column
+    types: list[str | None] = [None] * width
+    required = [False] * width
+    schema_source = "inferred"
+    table, matched = match_structure(header, schema_tables or [])
+    if table is not None and matched > 0:
+        schema_source = "published"
+        rep.info["structure_table"] = table["table"]
+        for c in table["columns"]:
+            idx = seen.get(_label_key(c["name"]))
+            if idx is None:
+                idx = seen.get(_label_key(c.get("title") or ""))
+            if idx is None:
+                if c.get("required"):
+                    rep.add("missing-label", row=1, field=c["name"])
+                continue
+            types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
+            required[idx] = bool(c.get("required"))
+        known = {_label_key(c["name"]) for c in table["columns"]} | {
+            _label_key(c.get("title") or "") for c in table["columns"]}
+        for i, h in enumerate(header):
+            if h and _label_key(h) not in known:
+                rep.add("extra-label", row=1, column=i + 1, field=h)
+    elif schema_tables:
+        rep.info["structure_mismatch"] = True
+    rep.info["schema_source"] = schema_source
+
+    cols = [_Column(header[i], types[i], required[i], kmax) for i in range(width)]
+    structural_bad = 0
+    rn = 1
+    chunk: list[list[str]] = []
+    chunk_rows: list[int] = []
+    try:
+        for row in rows:
+            rn += 1
+            n = len(row)
+            if n != width:
+                structural_bad += 1
+                if n == 0 or not any(row):
+                    rep.add("blank-row", row=rn)
+                    continue
+                if n > width:
+                    rep.add("extra-cell", row=rn, column=width + 1)
+                    row = row[:width]
+                else:
+                    rep.add("missing-cell", row=rn, column=n + 1)
+                for i in range(min(n, width)):
+                    cols[i].cells([row[i]], [rn])
+                continue
+            if not any(row):
+                rep.add("blank-row", row=rn)
+                structural_bad += 1
+                continue
+            chunk.append(row)
+            chunk_rows.append(rn)
+            if len(chunk) >= CHUNK_ROWS:
+                _flush(chunk, chunk_rows, cols)
+                chunk, chunk_rows = [], []
+        if chunk:
+            _flush(chunk, chunk_rows, cols)
+    except UnicodeDecodeError:
+        rep.add("encoding-error", row=rn + 1, encoding=rep.info.get("encoding"))
+        return
+    except csv.Error as exc:
+        rep.add("format-error", row=rn + 1, fmt="CSV", detail=str(exc)[:200])
+        return
+    rows_total = rn - 1
+    rep.info["rows"] = rows_total
+    rep.info["columns"] = width
+    fields = []
+    cell_errors: list[dict[str, Any]] = []
+    cell_bad = 0
+    conf = float(cfg["infer_confidence"])
+    for i, col in enumerate(cols):
+        t = col.final_type(conf)
+        fields.append({"name": header[i], "type": t, "required": required[i],
+                       "source": "published" if types[i] else "inferred"})
+        bad = col.nonempty - col.acc[t]
+        if bad > 0:
+            cell_bad += bad
+            rep.counts["type-error"] = rep.counts.get("type-error", 0) + bad
+        accepts = TYPE_ACCEPTS[t]
+        for c in range(N_CLASSES):
+            if c in accepts:
+                continue
+            hint, hint_en = HINTS.get((c, t), ("", ""))
+            for r, v in col.positions[c]:
+                uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t],
+                                 hint=hint, hint_en=hint_en)
+                en = en.replace(f"type {TYPE_UK[t]}", f"type {t}")
+                cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1,
+                                    "field": header[i], "message": uk, "message_en": en})
+        if required[i] and col.empties:
+            cell_bad += col.empties
+            rep.counts["constraint-error"] = rep.counts.get("constraint-error", 0) + col.empties
+            for r in col.empty_pos:
+                uk, en = message("constraint-error", row=r, label=header[i])
+                cell_errors.append({"code": "constraint-error", "severity": "row", "row": r,
+                                    "column": i + 1, "field": header[i], "message": uk, "message_en": en})
+    cell_errors.sort(key=lambda e: (e["row"], e["column"]))
+    room = rep.max_errors - len(rep.errors)
+    rep.errors.extend(cell_errors[: max(0, room)])
+    rep.errors.sort(key=lambda e: ((e["row"] or 0), (e["column"] or 0)))
+    rep.info["fields"] = fields
+    # rows with at least one error: exact for structural errors, an upper bound for cell errors
+    rep.info["bad_rows"] = min(rows_total, structural_bad + cell_bad)
+    rep.info["err_rate"] = round(rep.info["bad_rows"] / max(1, rows_total), 6)
+
+
+CHUNK_ROWS = 4096
+_NONSTR_PREFIX = re.compile(r"[-+.0-9tTfFhHтТнН]").match
+_FAST: dict[str, Callable[[tuple[str, ...]], bool]] = {}
+
+
+def _all_match(pattern: str) -> Callable[[tuple[str, ...]], bool]:
+    m = re.compile(pattern).match
+    return lambda col: all(map(m, col))
+
+
+def _fast_int(col: tuple[str, ...]) -> bool:
+    j = "".join(col)
+    return j.isascii() and j.isdigit()
+
+
+def _fast_date(col: tuple[str, ...]) -> bool:
+    if not all(map(_DATE_OR_EMPTY, col)):
+        return False
+    try:
+        for v in set(col):
+            if v:
+                dt.date.fromisoformat(v)
+    except ValueError:
+        return False
+    return True
+
+
+_DATE_OR_EMPTY = re.compile(r"(?:\d{4}-\d{2}-\d{2})?\Z").match
+_BOOL_OK = _BOOLS | {"", "0", "1"}
+_FAST.update({
+    "integer": _fast_int,
+    "number": _all_match(r"(?:[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)?\Z"),
+    "boolean": lambda col: set(col) <= _BOOL_OK,
+    "date": _fast_date,
+    "anyURL": _all_match(r"(?:https?://[^\s]+)?\Z"),
+})
+# for each type, the types whose every value it also accepts (integer cells are numbers, ...)
+_SUPERSETS = {t: [u for u in TYPE_ACCEPTS if TYPE_ACCEPTS[t] <= TYPE_ACCEPTS[u]] for t in TYPE_ACCEPTS}
+
+
+class _Column:
+    """Per-column counters for one pass: how many cells each type accepts, bounded positions."""
+
+    __slots__ = ("label", "declared", "required", "kmax", "acc", "nonempty", "empties",
+                 "empty_pos", "positions", "cache", "tentative")
+
+    def __init__(self, label: str, declared: str | None, required: bool, kmax: int) -> None:
+        self.label = label
+        self.declared = declared
+        self.required = required
+        self.kmax = kmax
+        self.acc = dict.fromkeys(TYPE_ACCEPTS, 0)
+        self.nonempty = 0
+        self.empties = 0
+        self.empty_pos: list[int] = []
+        self.positions: list[list[tuple[int, str]]] = [[] for _ in range(N_CLASSES)]
+        self.cache: dict[str, int] = {}
+        self.tentative: str | None = declared
+
+    def final_type(self, conf: float) -> str:
+        if self.declared:
+            return self.declared
+        if not self.nonempty:
+            return "string"
+        for cand in INFER_ORDER:
+            if self.acc[cand] >= conf * self.nonempty:
+                return cand
+        return "string"
+
+    def column(self, col: tuple[str, ...], rows: list[int]) -> None:
+        empties = col.count("")
+        if empties:
+            self.empties += empties
+            if len(self.empty_pos) < self.kmax:
+                for v, r in zip(col, rows, strict=False):
+                    if not v:
+                        self.empty_pos.append(r)
+                        if len(self.empty_pos) >= self.kmax:
+                            break
+        nonempty = len(col) - empties
+        if not nonempty:
+            return
+        self.nonempty += nonempty
+        t = self.tentative
+        if t is not None and t != "string":
+            fast = _FAST.get(t)
+            if fast is not None and fast(col):
+                for u in _SUPERSETS[t]:
+                    self.acc[u] += nonempty
+                return
+        if t == "string":
+            # only cells that could be something else than text need a closer look
+            cand = [(v, r) for v, r in zip(col, rows, strict=False) if v and _NONSTR_PREFIX(v)]
+            self.acc["string"] += nonempty
+            self._classify(cand, count_string=False)
+        else:
+            self.acc["string"] += nonempty
+            self._classify([(v, r) for v, r in zip(col, rows, strict=False) if v], count_string=False)
+        if self.declared is None:
+            self.tentative = self.final_type(0.9)
+
+    def cells(self, values: list[str], rows: list[int]) -> None:
+        self.column(tuple(values), rows)
+
+    def _classify(self, cells: list[tuple[str, int]], count_string: bool) -> None:
+        cache = self.cache
+        kmax = self.kmax
+        positions = self.positions
+        per_class = [0] * N_CLASSES
+        for v, r in cells:
+            c = cache.get(v)
+            if c is None:
+                c = classify(v)
+                if len(cache) < 4096:
+                    cache[v] = c
+            per_class[c] += 1
+            pos = positions[c]
+            if len(pos) < kmax:
+                pos.append((r, v[:60]))
+        for t, accepts in TYPE_ACCEPTS.items():
+            if t == "string":
+                continue
+            self.acc[t] += sum(per_class[c] for c in accepts)
+
+
+def _flush(chunk: list[list[str]], rows: list[int], cols: list[_Column]) -> None:
+    for col, values in zip(cols, zip(*chunk, strict=False), strict=False):
+        col.column(values, rows)
+
+
+def _text_rows(buf: io.BufferedReader, rep: Report, fmt: str) -> None:
+    cfg = methodology()["validation"]
+    sample = buf.peek(int(cfg["sample_bytes"]))[: int(cfg["sample_bytes"])]
+    encoding = detect_encoding(sample, full=len(sample) < int(cfg["sample_bytes"]))
+    rep.info["encoding"] = encoding
+    if encoding not in ("utf-8", "utf-8-sig"):
+        rep.add("encoding-warning", encoding=encoding)
+    try:
+        text_sample = sample.decode(encoding, errors="ignore")
+    except LookupError:
+        rep.add("encoding-error", row=1, encoding=encoding)
+        return
+    delim = "\t" if fmt == "TSV" else sniff_delimiter(text_sample)
+    rep.info["delimiter"] = delim
+    text = io.TextIOWrapper(buf, encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+    return reader  # type: ignore[return-value]
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat()
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return str(v)
+    return str(v).strip()
+
+
+def spreadsheet_to_csv(path: Path, out: Path) -> dict[str, Any]:
+    """Convert the first sheet of an XLSX/XLS/ODS workbook into a UTF-8 CSV (the derived CSV)."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    names = wb.sheet_names
+    sheet = wb.get_sheet_by_index(0)
+    rows = sheet.to_python(skip_empty_area=False)
+    with out.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        for r in rows:
+            cells = [_cell_text(v) for v in r]
+            while cells and cells[-1] == "":
+                cells.pop()
+            w.writerow(cells)
+    return {"sheets": names, "sheet": names[0] if names else None}
+
+
+def _check_geojson(doc: Any) -> str | None:
+    types = {"FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString",
+             "Polygon", "MultiPolygon", "GeometryCollection"}
+    if not isinstance(doc, dict) or doc.get("type") not in types:
+        return "the top-level object has no valid GeoJSON 'type'"
+    if doc["type"] == "FeatureCollection":
+        feats = doc.get("features")
+        if not isinstance(feats, list):
+            return "'features' must be an array"
+        for i, f in enumerate(feats):
+            if not isinstance(f, dict) or f.get("type") != "Feature" or "geometry" not in f:
+                return f"feature {i} is not a Feature with a geometry"
+            g = f.get("geometry")
+            if g is not None and (not isinstance(g, dict) or g.get("type") not in types):
+                return f"feature {i} has an invalid geometry"
+    return None
+
+
+def validate_file(src: Any, *, name: str | None = None, declared_format: str | None = None,
+                  declared_size: int | None = None, declared_sha256: str | None = None,
+                  schema_tables: list[dict[str, Any]] | None = None,
+                  derived_csv: Path | None = None) -> dict[str, Any]:
+    """Validate a readable binary stream. Returns a JSON-able report."""
+    cfg = methodology()["validation"]
+    rep = Report(int(cfg["max_errors"]))
+    hasher = HashingReader(src)
+    buf = io.BufferedReader(hasher, buffer_size=1 << 20)
+    sample = buf.peek(int(cfg["sample_bytes"]))[: int(cfg["sample_bytes"])]
+    fmt = sniff_format(sample, declared_format, name)
+    rep.info["declared_format"] = (declared_format or "").upper() or None
+    rep.info["detected_format"] = fmt
+    tabular = fmt in ("CSV", "TSV", "XLSX", "XLS", "ODS")
+    rep.info["tabular"] = tabular
+    if fmt == "EMPTY":
+        rep.add("source-error")
+    elif fmt in ("CSV", "TSV"):
+        if (declared_format or "").upper() in ("XLSX", "XLS", "ODS"):
+            rep.info["note"] = "declared as a spreadsheet, but the bytes are delimited text"
+        reader = _text_rows(buf, rep, fmt)
+        if reader is not None:
+            validate_rows(iter(reader), rep, schema_tables=schema_tables)
+    elif fmt in ("XLSX", "XLS", "ODS"):
+        limit = int(cfg["max_spreadsheet_bytes"])
+        with tempfile.TemporaryDirectory() as tmp:
+            book = Path(tmp) / f"book.{fmt.lower()}"
+            with book.open("wb") as f:
+                while chunk := buf.read(1 << 20):
+                    f.write(chunk)
+                    if f.tell() > limit:
+                        break
+            if book.stat().st_size > limit:
+                rep.add("format-error", fmt=fmt, detail=f"workbook larger than {limit} bytes")
+            else:
+                out = derived_csv or Path(tmp) / "derived.csv"
+                try:
+                    rep.info.update(spreadsheet_to_csv(book, out))
+                except Exception as exc:  # any parser failure is a verdict, not a crash
+                    rep.add("format-error", fmt=fmt, detail=str(exc)[:200] or exc.__class__.__name__)
+                else:
+                    rep.info["encoding"] = "utf-8"
+                    rep.info["derived_csv"] = derived_csv is not None
+                    with out.open("r", encoding="utf-8", newline="") as f:
+                        validate_rows(iter(csv.reader(f)), rep, schema_tables=schema_tables)
+    elif fmt in ("JSON", "GEOJSON"):
+        limit = int(cfg["max_json_bytes"])
+        data = buf.read(limit + 1)
+        if len(data) > limit:
+            rep.info["parse_check"] = "skipped: larger than the JSON parse limit"
+            while buf.read(1 << 20):
+                pass
+        else:
+            try:
+                doc = json.loads(data.decode("utf-8-sig"))
+            except UnicodeDecodeError:
+                rep.add("encoding-error", row=None, encoding="utf-8")
+            except json.JSONDecodeError as exc:
+                rep.add("format-error", row=exc.lineno, column=exc.colno, fmt=fmt, detail=exc.msg)
+            else:
+                rep.info["parse_check"] = "ok"
+                if fmt == "GEOJSON":
+                    problem = _check_geojson(doc)
+                    if problem:
+                        rep.add("format-error", fmt="GeoJSON", detail=problem)
+            del data
+    elif fmt == "XML":
+        from xml.etree.ElementTree import ParseError
+
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import iterparse
+
+        max_depth = int(cfg["xml_max_depth"])
+        depth = 0
+        try:
+            for event, elem in iterparse(buf, events=("start", "end"), forbid_dtd=False,
+                                         forbid_entities=True, forbid_external=True):
+                if event == "start":
+                    depth += 1
+                    if depth > max_depth:
+                        raise ValueError(f"nesting deeper than {max_depth}")
+                else:
+                    depth -= 1
+                    elem.clear()
+            rep.info["parse_check"] = "ok"
+        except ParseError as exc:
+            line, col = getattr(exc, "position", (None, None))
+            rep.add("format-error", row=line, column=col, fmt="XML", detail=str(exc)[:200])
+        except DefusedXmlException as exc:
+            rep.add("format-error", fmt="XML", detail=f"forbidden construct: {exc.__class__.__name__}")
+        except ValueError as exc:
+            rep.add("format-error", fmt="XML", detail=str(exc)[:200])
+    elif fmt == "HTML":
+        if (declared_format or "").upper() in ("CSV", "TSV", "XLSX", "XLS", "ODS", "JSON", "XML",
+                                               "GEOJSON"):
+            rep.add("format-error", fmt=(declared_format or "").upper(),
+                    detail="the file is an HTML page, not data")
+    # drain the rest so size and hash cover the whole object
+    try:
+        while buf.read(1 << 20):
+            pass
+    except Exception:  # noqa: BLE001 - a broken stream is reported below as a byte-count error
+        pass
+    rep.info["bytes_read"] = hasher.count
+    rep.info["sha256"] = hasher.sha.hexdigest()
+    if declared_size is not None and declared_size != hasher.count:
+        rep.add("byte-count", actual=hasher.count, declared=declared_size)
+    elif declared_sha256 and declared_sha256.lower() != rep.info["sha256"]:
+        rep.add("hash-count")
+    return finish(rep)
+
+
+def finish(rep: Report) -> dict[str, Any]:
+    info = rep.info
+    return {
+        **info,
+        "fatal": rep.fatal,
+        "valid": not rep.counts or all(
+            methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
+        "error_count": sum(n for c, n in rep.counts.items()
+                           if methodology()["validation"]["severity"].get(c) != "warning"),
+        "error_counts": dict(sorted(rep.counts.items())),
+        "errors": rep.errors,
+        "errors_truncated": sum(rep.counts.values()) > len(rep.errors),
+    }
+
+
+def validate_path(path: str | Path, **kw: Any) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        return validate_file(f, name=str(path), **kw)
+
+
+def open_text(path: str | Path) -> IO[str]:  # pragma: no cover - convenience for scripts
+    return open(path, encoding="utf-8", newline="")
