@@ -53,7 +53,8 @@ def run_cli(
         log_config=None,
         access_log=False,
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        # services sit behind the gateway; the gateway itself narrows this to its ingress
+        forwarded_allow_ips=getattr(settings, "forwarded_allow_ips", "*"),
         timeout_graceful_shutdown=25,
         lifespan="on",
     )
