@@ -5,7 +5,12 @@ from storage.settings import Settings
 
 
 def main() -> None:
-    run_cli(name="storage", settings_factory=Settings, app_factory=create_app, migrations_dir=MIGRATIONS_DIR)
+    run_cli(
+        name="storage",
+        settings_factory=Settings,
+        app_factory=create_app,
+        migrations_dir=MIGRATIONS_DIR,
+    )
 
 
 if __name__ == "__main__":

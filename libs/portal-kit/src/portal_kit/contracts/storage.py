@@ -25,6 +25,9 @@ class FileStored(BaseModel):
     original_name: str
     uploaded_by: str | None = None
     created_at: datetime
+    # added: what the name/header claimed, and whether the bytes disagree (a .csv that is a ZIP)
+    declared_media_type: str | None = None
+    type_mismatch: bool = False
 
 
 class FileDeleted(BaseModel):
