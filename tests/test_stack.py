@@ -12,7 +12,6 @@ import nats
 import pytest
 from minio import Minio
 from minio.error import S3Error
-
 from portal_dev.servers import SERVICE_DATABASES, Servers
 
 
@@ -75,9 +74,7 @@ def test_s3_put_get_with_a_cyrillic_object_name(servers: Servers):
     assert client.bucket_exists(servers.s3_bucket)
     key = f"datasets/{secrets.token_hex(4)}/Бюджет міста 2024 (ґ, є, ї).csv"
     body = "рік,сума\n2024,100\n".encode()
-    client.put_object(
-        servers.s3_bucket, key, io.BytesIO(body), len(body), content_type="text/csv"
-    )
+    client.put_object(servers.s3_bucket, key, io.BytesIO(body), len(body), content_type="text/csv")
     got = client.get_object(servers.s3_bucket, key)
     try:
         assert got.read() == body
@@ -89,8 +86,9 @@ def test_s3_put_get_with_a_cyrillic_object_name(servers: Servers):
 
 
 def test_s3_requires_the_secret_key(servers: Servers):
-    bad = Minio(servers.s3_endpoint, access_key=servers.s3_access_key, secret_key="wrong",
-                secure=False)
+    bad = Minio(
+        servers.s3_endpoint, access_key=servers.s3_access_key, secret_key="wrong", secure=False
+    )
     with pytest.raises(S3Error):
         bad.bucket_exists(servers.s3_bucket)
 

@@ -4,7 +4,7 @@ Environment:
   PORTAL_DATA_DIR        state folder (default ./var): servers' data, logs, admin password, keys
   PORTAL_GATEWAY_PORT    gateway port (default 8000)
   PORTAL_<SVC>_PORT      a service's port (default: a free port)
-  PORTAL_PG_PORT, PORTAL_NATS_PORT, PORTAL_S3_PORT   server ports (default: free, kept in ports.json)
+  PORTAL_PG_PORT, PORTAL_NATS_PORT, PORTAL_S3_PORT  server ports (default: free; kept in ports.json)
   PORTAL_ADMIN_EMAIL     first admin (default admin@example.com)
   PORTAL_ADMIN_PASSWORD  its password (default: generated once, kept in <data>/admin-password)
 """
@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from .services import DEFAULT_ADMIN_EMAIL, System, SystemNotReady
 from .servers import Servers
+from .services import DEFAULT_ADMIN_EMAIL, System, SystemNotReady
 
 log = logging.getLogger("portal_dev.run")
 
@@ -80,7 +80,10 @@ def _say(msg: str = "") -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # also when started in the background, where SIGINT is inherited as ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or "./var").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     admin_email, admin_password, generated = admin_credentials(data_dir)
@@ -103,7 +106,9 @@ def main() -> int:
         _say(f"[portal] all ready in {time.monotonic() - t0:.1f}s")
 
         marker = data_dir / "seeded"
-        if not marker.exists():
+        if "gateway" not in system.procs:
+            _say("[portal] no gateway yet: demo seed skipped")
+        elif not marker.exists():
             _say("[portal] first start: seeding demo data through the API ...")
             try:
                 from .seed import run_seed

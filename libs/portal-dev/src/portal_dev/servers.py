@@ -288,7 +288,7 @@ class PostgresServer(Server):
             if name not in existing:
                 if not name.replace("_", "").isalnum():
                     raise ValueError(f"bad database name {name!r}")
-                self.psql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+                self.psql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
 
     def drop_databases(self, names: list[str] | tuple[str, ...]) -> None:
         for name in names:

@@ -39,7 +39,10 @@ class ServiceSpec:
 
     def available(self) -> bool:
         try:
-            return importlib.util.find_spec(self.package) is not None
+            return (
+                importlib.util.find_spec(self.package) is not None
+                and importlib.util.find_spec(f"{self.package}.__main__") is not None
+            )
         except (ImportError, ValueError):
             return False
 
@@ -121,15 +124,13 @@ class System:
                 return DEFAULT_GATEWAY_PORT
             return free_port()
 
-        ports = {s.name: port_for(s) for s in self.specs}
-        self.gateway_port = gateway_port or ports.get("gateway") or free_port()
+        ports = {s.name: port_for(s) for s in self.specs if s is not GATEWAY}
+        self.gateway_port = gateway_port or port_for(GATEWAY)
         ports["gateway"] = self.gateway_port
         self.gateway_url = f"http://{HOST}:{self.gateway_port}"
 
         base = {
-            k: v
-            for k, v in os.environ.items()
-            if inherit_portal_env or not k.startswith("PORTAL_")
+            k: v for k, v in os.environ.items() if inherit_portal_env or not k.startswith("PORTAL_")
         }
         base["PYTHONUNBUFFERED"] = "1"
 
@@ -286,9 +287,7 @@ class System:
                         f"log {self.procs[n].log_path}:\n{tail(self.procs[n].log_path)}"
                         for n in pending
                     ]
-                    raise SystemNotReady(
-                        f"not ready after {timeout:.0f}s:\n" + "\n\n".join(parts)
-                    )
+                    raise SystemNotReady(f"not ready after {timeout:.0f}s:\n" + "\n\n".join(parts))
                 time.sleep(0.2)
 
     def stop(self) -> None:

@@ -50,7 +50,9 @@ def free_port() -> int:
 
 
 async def eventually(
-    fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1
+    fn: Callable[[], Any],
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for retries, not one awaited call
+    interval: float = 0.1,
 ) -> Any:
     """Call ``fn`` (sync or async) until it succeeds, then return its result.
 

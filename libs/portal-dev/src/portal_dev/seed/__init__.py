@@ -79,9 +79,9 @@ def _load_steps() -> list[tuple[str, Any]]:
 
 
 async def seed_async(
-    gateway_url: str, admin_email: str, admin_password: str, timeout: float = 30
+    gateway_url: str, admin_email: str, admin_password: str, http_timeout: float = 30
 ) -> SeedContext:
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=timeout) as client:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=http_timeout) as client:
         ctx = SeedContext(client, gateway_url, admin_email, admin_password)
         for name, mod in _load_steps():
             log.info("seed step %s", name)
