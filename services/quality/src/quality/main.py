@@ -1,9 +1,12 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from portal_kit.app import ServiceSpec, create_service_app
 from portal_kit.events.worker import StreamSpec
+
+from quality.handlers import subscriptions
+from quality.jobs import on_startup
+from quality.routes import router, stats
 from quality.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -12,8 +15,11 @@ SPEC = ServiceSpec(
     name="quality",
     title="Quality",
     description="Validation, scores, moderation gate, KPI and steward ratings",
-    routers=[],
+    routers=[router, stats],
     stream=StreamSpec(name="QUALITY", subjects=["quality.>"]),
+    subscriptions=subscriptions,
+    uses_s3=True,
+    on_startup=[on_startup],
 )
 
 
