@@ -62,7 +62,8 @@ def settings_of(request: Request) -> Settings:
 
 
 def clock_of(ctx: ServiceContext) -> Clock:
-    return ctx.extras.get("clock", system_clock)  # type: ignore[no-any-return]
+    clock = ctx.extras.get("clock") or getattr(ctx.settings, "_clock", None)
+    return clock or system_clock  # type: ignore[no-any-return]
 
 
 def now(request: Request) -> datetime:

@@ -513,3 +513,25 @@ async def stats_organization(organization_id: uuid.UUID, request: Request,
                 "overdue": 0, "by_status": dict.fromkeys(TRANSITIONS, 0),
                 "median_response_hours": None, "on_time_share": None}
     return items[0]
+
+
+@router.get("/datasets/{dataset_id}", summary="Feedback summary of a published dataset "
+            "(report counts by status, showcases); 404 for a dataset not published")
+async def dataset_summary(dataset_id: uuid.UUID, request: Request, session: SessionDep,
+                          principal: OptionalPrincipal) -> dict[str, Any]:
+    from feedback.models import Showcase
+
+    ds = await session.get(Dataset, dataset_id)
+    if ds is None or ds.status != "published":
+        raise NotFound("No published dataset with this id")
+    rows = (await session.exec(sa.select(Report.status, sa.func.count()).where(  # type: ignore[call-overload]
+        Report.dataset_id == dataset_id, Report.hidden.is_(False)  # type: ignore[attr-defined]
+    ).group_by(Report.status))).all()
+    showcases = (await session.exec(sa.select(sa.func.count()).select_from(Showcase).where(  # type: ignore[call-overload]
+        Showcase.status == "approved",
+        Showcase.dataset_ids.contains([str(dataset_id)])))).scalar_one()  # type: ignore[attr-defined]
+    by_status = dict.fromkeys(TRANSITIONS, 0) | {s: int(n) for s, n in rows}
+    return {"dataset_id": str(ds.id), "dataset_name": ds.name, "title": ds.title,
+            "organization_id": str(ds.organization_id), "reports": by_status,
+            "open_reports": by_status["new"] + by_status["in_progress"],
+            "showcases": int(showcases)}

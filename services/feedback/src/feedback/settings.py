@@ -1,5 +1,7 @@
 from portal_kit.settings import ServiceSettings
-from pydantic import SecretStr
+from typing import Any
+
+from pydantic import PrivateAttr, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -58,3 +60,6 @@ class Settings(ServiceSettings):
 
     # periodic housekeeping (deadline warnings, link checks) wakes this often
     housekeeping_interval: float = 60.0
+
+    # the clock (tests replace it with a fixed one; production uses the system clock)
+    _clock: Any = PrivateAttr(default=None)
