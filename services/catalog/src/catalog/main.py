@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from portal_kit.app import ServiceSpec, create_service_app
 from portal_kit.events.worker import StreamSpec
 
-from catalog import dataset_routes, handlers, organizations, posts, register, search
+from catalog import dataset_routes, handlers, organizations, posts, register, search, stats
 from catalog.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,6 +20,7 @@ SPEC = ServiceSpec(
         register.router,
         posts.router,
         posts.vocab_router,
+        stats.router,
     ],
     stream=StreamSpec(name="CATALOG", subjects=["catalog.>"]),
     subscriptions=handlers.subscriptions,
