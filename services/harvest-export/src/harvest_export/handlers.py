@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from portal_kit.app import ServiceContext
 from portal_kit.events.consumer import Subscription
 from portal_kit.events.envelope import CloudEvent
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from harvest_export import readmodel
 from harvest_export.settings import Settings

@@ -1,18 +1,43 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from portal_kit.app import ServiceSpec, create_service_app
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from harvest_export import ckan_routes, dcat_routes, handlers, log_routes
 from harvest_export.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class CollapseSlashes:
+    """``//api/3/action/...`` (a harvest source URL entered with a trailing slash) works too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope.get("path", ""):
+            path = scope["path"]
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+def configure(app: FastAPI) -> None:
+    app.router.redirect_slashes = False
+    app.add_middleware(CollapseSlashes)
+
 
 SPEC = ServiceSpec(
     name="harvest_export",
     title="Harvest-export",
     description="CKAN-compatible Action API and DCAT-AP for data.gov.ua",
-    routers=[],
+    routers=[ckan_routes.router, dcat_routes.router, log_routes.router],
     stream=None,
+    subscriptions=handlers.subscriptions,
+    configure_app=configure,
 )
 
 

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from portal_kit.db import timestamp_field, utc_now
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
-
-from portal_kit.db import timestamp_field, utc_now
 
 NAIVE = sa.DateTime(timezone=False)
 

@@ -1,7 +1,6 @@
+from portal_kit.settings import ServiceSettings
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
-
-from portal_kit.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

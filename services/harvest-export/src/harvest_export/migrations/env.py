@@ -1,7 +1,6 @@
-from sqlmodel import SQLModel
-
-import portal_kit.events.tables  # noqa: F401  (outbox, inbox, dead letters)
 import harvest_export.models  # noqa: F401
+import portal_kit.events.tables  # noqa: F401  (outbox, inbox, dead letters)
 from portal_kit.migrations import run_env
+from sqlmodel import SQLModel
 
 run_env(SQLModel.metadata)

@@ -6,7 +6,6 @@ Create Date: 2026-11-26 23:00:00
 """
 
 from alembic import op
-
 from portal_kit.events.tables import create_event_tables, drop_event_tables
 
 revision = "harvest_export_0001"
