@@ -13,7 +13,7 @@ from portal_kit.app import ServiceContext, ServiceSpec, check_ready, create_serv
 from portal_kit.errors import problem
 from portal_kit.events.worker import StreamSpec
 
-from gateway import identity, openapi
+from gateway import dashboard, identity, openapi
 from gateway.keys import KeyRing
 from gateway.proxy import proxy
 from gateway.ratelimit import RateLimiter, RateLimitMiddleware, Rule
@@ -139,7 +139,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
             "(OAuth2 password form, username = email) and send `Authorization: Bearer <token>`; "
             "scripts may use an API token (`zpt_...`) from `/api/v1/auth/api-tokens` the same way."
         ),
-        routers=list(ROUTERS),
+        routers=[*ROUTERS, dashboard.router],
         stream=StreamSpec(name="IDENTITY", subjects=["identity.>"]),
         on_startup=[startup],
         on_shutdown=[shutdown],
