@@ -59,7 +59,7 @@ class QFile(SQLModel, table=True):
     organization_id: uuid.UUID | None = None
     bucket: str
     key: str
-    size: int = 0
+    size: int = Field(default=0, sa_type=sa.BigInteger)
     sha256: str | None = None
     media_type: str | None = None
     original_name: str | None = None

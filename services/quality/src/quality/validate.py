@@ -229,7 +229,8 @@ def detect_encoding(sample: bytes, full: bool) -> str:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
-        if not full and exc.start >= len(sample) - 3 and exc.reason.startswith("unexpected end"):
+        # a sample (or a truncated file) may end inside a UTF-8 sequence
+        if exc.start >= len(sample) - 3 and exc.reason.startswith("unexpected end"):
             return "utf-8"
     from charset_normalizer import from_bytes
 
