@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from portal_kit.auth import Principal
 from portal_kit.errors import Forbidden, NotFound
@@ -28,7 +29,12 @@ CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
-MEDIA = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".map": "application/json"}
+MEDIA = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".txt": "text/plain",
+}
 
 router = APIRouter(tags=["statistics"])
 
