@@ -86,10 +86,10 @@ def parse_ranges(header: str | None, size: int) -> list[tuple[int, int]] | None:
             end = int(last) if last else size - 1
         except ValueError:
             return None
-        if end < start:
-            return None
         if start >= size:
             continue
+        if end < start:
+            return None
         ranges.append((start, min(end, size - 1)))
     if not ranges:
         raise RangeNotSatisfiable(

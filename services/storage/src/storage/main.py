@@ -45,8 +45,22 @@ async def purge_deleted(ctx: ServiceContext, limit: int = 100) -> int:
     return n
 
 
+def _bound_malloc() -> None:
+    """Buffers of a part (MiBs) come from mmap and go back to the OS when freed; glibc's
+    dynamic threshold would otherwise keep them on the heap and the RSS only grows."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 4 * 1024 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 async def startup(ctx: ServiceContext) -> None:
     settings: Settings = ctx.settings  # type: ignore[assignment]
+    _bound_malloc()
     s3 = s3io.make_client(settings)
     ctx.s3 = s3  # readiness checks the bucket with this client
     ctx.extras["s3"] = s3

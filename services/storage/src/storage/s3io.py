@@ -127,7 +127,8 @@ async def stream_to_s3(
     size = 0
     head = b""
     head_done = on_head is None
-    buf = bytearray()
+    pieces: list[bytes] = []
+    filled = 0
     mp = _Multipart()
     headers = {"Content-Type": content_type}
     key = ""
@@ -167,19 +168,31 @@ async def stream_to_s3(
                     on_head(head)
             if on_progress is not None:
                 on_progress(size)
-            buf += chunk
-            if len(buf) >= part_size:
-                data = bytes(buf[:part_size])
-                del buf[:part_size]
+            pieces.append(chunk)
+            filled += len(chunk)
+            if filled >= part_size:
+                # one copy per part: the pieces are joined, then dropped
+                over = filled - part_size
+                rest = b""
+                if over:
+                    last = pieces[-1]
+                    pieces[-1] = last[: len(last) - over]
+                    rest = last[len(last) - over :]
+                data = b"".join(pieces)
+                pieces.clear()
+                if rest:
+                    pieces.append(rest)
+                filled = len(rest)
                 await flush_part(data)
+                del data, rest
         if not head_done and on_head is not None:
             on_head(head)
         if mp.pending is not None:
             await mp.pending
             mp.pending = None
         if mp.upload_id is None:
-            data = bytes(buf)
-            buf.clear()
+            data = b"".join(pieces)
+            pieces.clear()
             result = await call(
                 s3.put_object,
                 bucket,
@@ -189,9 +202,11 @@ async def stream_to_s3(
                 content_type=content_type,
             )
             return StreamResult(size, digest.hexdigest(), head, result.etag, key)
-        if buf:
-            await flush_part(bytes(buf))
-            buf.clear()
+        if pieces:
+            last = b"".join(pieces)
+            pieces.clear()
+            await flush_part(last)
+            del last
             assert mp.pending is not None
             await mp.pending
             mp.pending = None

@@ -1,0 +1,107 @@
+"""Fixtures of the storage tests: a gateway client, users with memberships, helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from gateway.testing import create_user, login
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+async def gw(system: Any) -> AsyncIterator[httpx.AsyncClient]:
+    timeout = httpx.Timeout(120.0, connect=10.0)
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=timeout) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def admin_token(gw: httpx.AsyncClient, system: Any) -> str:
+    return await login(gw, system.admin_email, system.admin_password)
+
+
+@pytest.fixture(scope="session")
+def admin(admin_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+class Org:
+    def __init__(self, id: uuid.UUID, editor: dict[str, Any]) -> None:
+        self.id = id
+        self.editor = editor
+        self.h = editor["headers"]
+
+
+@pytest.fixture
+async def org(gw: httpx.AsyncClient, admin_token: str) -> Org:
+    """A fresh organization id with an editor of it."""
+    org_id = uuid.uuid4()
+    editor = await create_user(gw, admin_token, memberships={org_id: "editor"})
+    return Org(org_id, editor)
+
+
+@pytest.fixture(scope="session")
+async def outsider(gw: httpx.AsyncClient, admin_token: str) -> dict[str, str]:
+    """A signed-in user who belongs to no organization."""
+    return (await create_user(gw, admin_token))["headers"]
+
+
+def s3_keys(servers: Any, prefix: str) -> list[str]:
+    client = servers.s3.client()
+    return [o.object_name for o in client.list_objects(servers.s3.bucket, prefix, recursive=True)]
+
+
+def s3_multipart_uploads(servers: Any, prefix: str) -> list[str]:
+    client = servers.s3.client()
+    try:
+        result = client._list_multipart_uploads(servers.s3.bucket, prefix=prefix)
+    except Exception:  # noqa: BLE001 - a server without the call has none to show
+        return []
+    return [u.object_name for u in result.uploads]
+
+
+class Generated:
+    """Bytes made on the fly (never held whole), hashed as they are produced."""
+
+    def __init__(self, size: int, block: int = MiB, seed: bytes | None = None) -> None:
+        self.size = size
+        self.block = block
+        self.seed = seed or os.urandom(block)
+        self.digest = hashlib.sha256()
+
+    def chunks(self) -> Iterator[bytes]:
+        left, i = self.size, 0
+        while left > 0:
+            n = min(left, self.block)
+            chunk = i.to_bytes(8, "big") + self.seed[8:n] if n > 8 else self.seed[:n]
+            self.digest.update(chunk)
+            yield chunk
+            left -= n
+            i += 1
+
+    async def achunks(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks():
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
+
+
+async def download_sha256(
+    gw: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    async with gw.stream("GET", url, headers=headers) as resp:
+        async for chunk in resp.aiter_bytes(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return resp, size, digest.hexdigest()
