@@ -63,7 +63,7 @@ def configure(service: str, *, exporter: Any | None = None) -> bool:
     trace.set_tracer_provider(provider)
     _state["configured"] = True
     _state["provider"] = provider
-    if not _state["httpx"]:
+    if exporter is None and not _state["httpx"]:  # tests pass an exporter: httpx stays as is
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
         HTTPXClientInstrumentor().instrument()
