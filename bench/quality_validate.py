@@ -138,7 +138,8 @@ def main() -> None:
             print(f"{name:<14}{r['elapsed']:>10.1f}{args.rows / r['elapsed']:>12.0f}"
                   f"{r['peak_mb']:>14.0f}{len(found):>8}{str(same):>11}")
             if not same:
-                print("   missed:", sorted(planted - found)[:10], " extra:", sorted(found - planted)[:10])
+                print("   missed:", sorted(planted - found)[:10],
+                      " extra:", sorted(found - planted)[:10])
         print(f"(interpreter + imports alone: {base:.0f} MB peak RSS)")
         if "frictionless" in results:
             ratio = results["frictionless"]["elapsed"] / results["ours"]["elapsed"]

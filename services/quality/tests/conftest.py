@@ -15,6 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from portal_kit.migrations import upgrade
+
 from quality.main import MIGRATIONS_DIR, create_app
 from quality.settings import Settings
 from quality.testing import Q

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from openpyxl import Workbook
+
 from quality.testing import Q, dataset_doc, org_doc, resource_doc
 
 ROWS_UK = [

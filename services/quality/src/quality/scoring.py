@@ -348,7 +348,7 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
     findings: list[Finding] = []
     # resources
     per_res = []
-    for i, r in enumerate(res):
+    for r in res:
         s, why = stars(r, license_open)
         per_res.append({"resource_id": r.id, "name": r.name, "format": resource_format(r), "stars": s,
                         "stars_reason": why, "d": data_score(r.report), "url_status": r.url_status,
@@ -401,7 +401,7 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
                                     "resources"))
     c6 = True
     max_rate = meth["compliance"]["max_err_rate"]
-    for i, (r, p) in enumerate(zip(res, per_res, strict=True)):
+    for i, r in enumerate(res):
         rep = r.report
         if rep is None:
             if r.file_id:

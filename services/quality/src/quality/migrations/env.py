@@ -1,6 +1,7 @@
 import portal_kit.events.tables  # noqa: F401  (outbox, inbox, dead letters)
-import quality.models  # noqa: F401
 from portal_kit.migrations import run_env
 from sqlmodel import SQLModel
+
+import quality.models  # noqa: F401
 
 run_env(SQLModel.metadata)
