@@ -21,14 +21,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from portal_dev.testing import free_port
-from portal_kit.migrations import upgrade
-
 from harvest_export import readmodel
+from harvest_export import testing as T
 from harvest_export.main import MIGRATIONS_DIR, create_app
 from harvest_export.settings import Settings
+from portal_dev.testing import free_port
+from portal_kit.migrations import upgrade
 
 
 @dataclass
@@ -51,12 +52,19 @@ class Hx:
         async with self.ctx.sessionmaker() as session, session.begin():
             return await readmodel.apply_quality(session, data, self.settings)
 
-    def token(self, roles: list[str] | None = None, orgs: dict[str, str] | None = None) -> dict[str, str]:
+    def token(
+        self, roles: list[str] | None = None, orgs: dict[str, str] | None = None
+    ) -> dict[str, str]:
         now = int(time.time())
         claims = {
-            "sub": str(uuid.uuid4()), "email": "m@example.com", "roles": roles or [],
-            "orgs": orgs or {}, "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience,
-            "iat": now, "exp": now + 600,
+            "sub": str(uuid.uuid4()),
+            "email": "m@example.com",
+            "roles": roles or [],
+            "orgs": orgs or {},
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "iat": now,
+            "exp": now + 600,
         }
         token = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "test"})
         return {"Authorization": f"Bearer {token}"}
@@ -74,16 +82,23 @@ async def hx(servers: Any) -> AsyncIterator[Hx]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
-        database_url=url, nats_url=servers.nats.url, run_worker=False, log_json=False,
-        environment="test", site_url=base, validate_shacl=True, log_level="WARNING",
+        database_url=url,
+        nats_url=servers.nats.url,
+        run_worker=False,
+        log_json=False,
+        environment="test",
+        site_url=base,
+        validate_shacl=True,
+        log_level="WARNING",
     )
     app = create_app(settings)
     key = Ed25519PrivateKey.generate()
     jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "test", "alg": "EdDSA", "use": "sig"})
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                       access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+        )
     )
     task = asyncio.create_task(server.serve())
     for _ in range(200):
@@ -105,3 +120,54 @@ async def hx(servers: Any) -> AsyncIterator[Hx]:
 def _ctx_of(server: uvicorn.Server) -> Any:
     state = server.lifespan.state  # type: ignore[union-attr]
     return state["ctx"]
+
+
+N = 350
+
+
+@pytest.fixture(scope="session")
+async def catalog350(hx) -> dict[str, Any]:
+    """350 published datasets in two organizations (plus hidden ones that must never appear),
+    built through the real read-model code; then aged three hours, as if loaded long before the
+    first harvest (so the harvester's one-hour incremental overlap does not cover them)."""
+    orgs = [T.organization(), T.organization()]
+    for org in orgs:
+        assert await hx.feed_org(org)
+    hx.settings.validate_shacl = False  # per-entry SHACL is exercised in test_dcat; the whole
+    try:  # catalog is validated there too
+        docs = []
+        for i in range(N):
+            doc = T.dataset(orgs[i % 2], i)
+            assert await hx.feed_dataset(doc)
+            docs.append(doc)
+        hidden = [T.dataset(orgs[0], 900, status=s) for s in ("draft", "submitted", "rejected")]
+        for doc in hidden:
+            await hx.feed_dataset(doc)
+        archived = T.dataset(orgs[1], 901)
+        await hx.feed_dataset(archived)
+        await hx.feed_dataset(T.bump(archived, status="archived"))
+    finally:
+        hx.settings.validate_shacl = True
+    ids = [d["id"] for d in docs]
+    async with hx.ctx.sessionmaker() as session, session.begin():
+        await session.exec(
+            sa.text(
+                "UPDATE hx_dataset SET metadata_modified = metadata_modified - interval '3 hours',"
+                " metadata_created = metadata_created - interval '3 hours',"
+                " first_served_at = first_served_at - interval '3 hours'"
+            )
+        )
+        await session.exec(
+            sa.text(
+                "UPDATE hx_dataset SET package = jsonb_set(jsonb_set(package, '{metadata_modified}',"
+                " to_jsonb(to_char(metadata_modified, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'))),"
+                " '{metadata_created}', to_jsonb(to_char(metadata_created,"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US'))) WHERE package IS NOT NULL"
+            )
+        )
+    return {
+        "orgs": orgs,
+        "docs": docs,
+        "ids": set(ids),
+        "hidden": {d["id"] for d in [*hidden, archived]},
+    }

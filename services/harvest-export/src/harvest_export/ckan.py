@@ -147,7 +147,9 @@ def tag_dict(name: str) -> dict[str, Any]:
     }
 
 
-def group_dict(code: str, *, full: bool = False, package_count: int | None = None) -> dict[str, Any]:
+def group_dict(
+    code: str, *, full: bool = False, package_count: int | None = None
+) -> dict[str, Any]:
     title_uk, title_en = vocab.THEMES[code]
     short = {
         "id": uid5("group", code),
@@ -289,7 +291,9 @@ def package_dict(
     langs = doc.get("language") or ["uk"]
     language = vocab.LANGUAGES.get(langs[0], ("ua", "UKR"))[0]
 
-    purpose_parts = [p.strip() for p in (doc.get("legal_basis"), doc.get("purpose")) if p and p.strip()]
+    purpose_parts = [
+        p.strip() for p in (doc.get("legal_basis"), doc.get("purpose")) if p and p.strip()
+    ]
     purpose = truncate(". ".join(purpose_parts), PURPOSE_MAX) if purpose_parts else "Не зазначено"
     title = truncate((doc.get("title") or name).strip(), TITLE_MAX)
     notes = (doc.get("description") or "").strip() or title
@@ -331,7 +335,9 @@ def package_dict(
 
     resources = [
         resource_dict(r, package_id=pid, position=i, base=base, landing=landing)
-        for i, r in enumerate(sorted(doc.get("resources") or [], key=lambda r: (r.get("position", 0), str(r["id"]))))
+        for i, r in enumerate(
+            sorted(doc.get("resources") or [], key=lambda r: (r.get("position", 0), str(r["id"])))
+        )
     ]
     org_email = single_email((org.get("doc") or {}).get("email"))
     return {
@@ -373,6 +379,7 @@ def package_dict(
 
 
 def content_hash(pkg: dict[str, Any], rdf_extra: dict[str, Any]) -> str:
-    body = {k: v for k, v in pkg.items() if k != "metadata_modified"}
+    # metadata_created never changes once set, so it is not part of the content
+    body = {k: v for k, v in pkg.items() if k not in ("metadata_modified", "metadata_created")}
     raw = json.dumps([body, rdf_extra], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()

@@ -161,7 +161,10 @@ async def find_org(session: AsyncSession, ref: str) -> HxOrganization | None:
 
 
 async def run_search(
-    session: AsyncSession, params: dict[str, Any], *, default_rows: int = 10,
+    session: AsyncSession,
+    params: dict[str, Any],
+    *,
+    default_rows: int = 10,
     default_sort: str | None = None,
 ) -> dict[str, Any]:
     rows = natural(params, "rows", default_rows, ROWS_MAX)
@@ -332,14 +335,20 @@ async def _group_like_list(
     request: Request, session: AsyncSession, params: dict[str, Any], *, orgs: bool
 ) -> Any:
     all_fields = as_bool(scalar(params, "all_fields"))
-    limit = natural(params, "limit", ALL_FIELDS_MAX if all_fields else LIST_MAX,
-                    ALL_FIELDS_MAX if all_fields else LIST_MAX)
+    limit = natural(
+        params,
+        "limit",
+        ALL_FIELDS_MAX if all_fields else LIST_MAX,
+        ALL_FIELDS_MAX if all_fields else LIST_MAX,
+    )
     offset = natural(params, "offset", 0)
     sort = str(scalar(params, "sort") or "title asc").strip().lower()
     bits = sort.split()
     key = bits[0] if bits else "title"
     reverse = len(bits) > 1 and bits[1] == "desc"
-    if key not in ("name", "title", "package_count") or (len(bits) > 1 and bits[1] not in ("asc", "desc")):
+    if key not in ("name", "title", "package_count") or (
+        len(bits) > 1 and bits[1] not in ("asc", "desc")
+    ):
         raise Validation(sort=["Cannot sort by field `%s`" % (bits[0] if bits else sort)])
     q = str(scalar(params, "q") or "").strip().lower()
     wanted = params.get("organizations" if orgs else "groups")
@@ -350,16 +359,31 @@ async def _group_like_list(
             wanted = [wanted]
     if orgs:
         counts = await org_counts(session)
-        rows = (await session.exec(sa.select(HxOrganization).where(HxOrganization.deleted.is_(False)))).scalars().all()  # type: ignore[call-overload]
+        rows = (
+            (await session.exec(sa.select(HxOrganization).where(HxOrganization.deleted.is_(False))))
+            .scalars()
+            .all()
+        )  # type: ignore[call-overload]
         items = [
-            (o.name, o.title, counts.get(o.id, 0), lambda o=o, n=counts.get(o.id, 0): ckan.org_full(org_dict(o), package_count=n))
+            (
+                o.name,
+                o.title,
+                counts.get(o.id, 0),
+                lambda o=o, n=counts.get(o.id, 0): ckan.org_full(org_dict(o), package_count=n),
+            )
             for o in rows
         ]
     else:
         gcounts = await facet_counts(session, HxDataset.served.is_(True), "groups", -1, 1)
         items = [
-            (code.lower(), t[0], gcounts.get(code.lower(), 0),
-             lambda c=code, n=gcounts.get(code.lower(), 0): ckan.group_dict(c, full=True, package_count=n))
+            (
+                code.lower(),
+                t[0],
+                gcounts.get(code.lower(), 0),
+                lambda c=code, n=gcounts.get(code.lower(), 0): ckan.group_dict(
+                    c, full=True, package_count=n
+                ),
+            )
             for code, t in vocab.THEMES.items()
         ]
     if q:
@@ -369,7 +393,7 @@ async def _group_like_list(
         items = [i for i in items if i[0] in names]
     idx = {"name": 0, "title": 1, "package_count": 2}[key]
     items.sort(key=lambda i: (i[idx] if idx != 1 else i[1].lower(), i[0]), reverse=reverse)
-    page = items[offset: offset + limit]
+    page = items[offset : offset + limit]
     _pulled(request, len(page), [])
     if all_fields:
         return [i[3]() for i in page]
@@ -418,7 +442,9 @@ async def group_show(request: Request, session: AsyncSession, params: dict[str, 
     if as_bool(scalar(params, "include_datasets")):
         rows = await session.exec(  # type: ignore[call-overload]
             sa.select(HxDataset.package)
-            .where(HxDataset.served.is_(True), sa.literal(code.lower()) == sa.any_(HxDataset.groups))
+            .where(
+                HxDataset.served.is_(True), sa.literal(code.lower()) == sa.any_(HxDataset.groups)
+            )
             .order_by(HxDataset.name)
             .limit(ROWS_MAX)
         )
@@ -450,9 +476,12 @@ async def resource_show(request: Request, session: AsyncSession, params: dict[st
         raise NotFound()
     probe = json.dumps({"resources": [{"id": str(rid)}]})
     rows = await session.exec(  # type: ignore[call-overload]
-        sa.select(HxDataset.package).where(
-            HxDataset.served.is_(True), HxDataset.package.op("@>")(sa.cast(probe, HxDataset.package.type))
-        ).limit(1)
+        sa.select(HxDataset.package)
+        .where(
+            HxDataset.served.is_(True),
+            HxDataset.package.op("@>")(sa.cast(probe, HxDataset.package.type)),
+        )
+        .limit(1)
     )
     pkg = rows.scalars().first()
     if pkg is None:
@@ -525,14 +554,20 @@ async def read_params(request: Request) -> dict[str, Any] | Response:
                     body = json.loads(raw)
                 except ValueError as exc:
                     return Response(
-                        dumps(f"Bad request - JSON Error: Could not extract request body data: {exc}"),
-                        status_code=400, media_type=JSON_TYPE,
+                        dumps(
+                            f"Bad request - JSON Error: Could not extract request body data: {exc}"
+                        ),
+                        status_code=400,
+                        media_type=JSON_TYPE,
                     )
                 if not isinstance(body, dict):
                     return Response(
-                        dumps("Bad request - JSON Error: Request data JSON decoded to "
-                              f"{body!r} but it needs to be a dictionary."[:300]),
-                        status_code=400, media_type=JSON_TYPE,
+                        dumps(
+                            "Bad request - JSON Error: Request data JSON decoded to "
+                            f"{body!r} but it needs to be a dictionary."[:300]
+                        ),
+                        status_code=400,
+                        media_type=JSON_TYPE,
                     )
                 params.update(body)
     return params
@@ -554,7 +589,8 @@ async def dispatch(action_name: str, request: Request, session: AsyncSession) ->
             return Response(dumps(body), status_code=403, media_type=JSON_TYPE)
         return Response(
             dumps(f"Bad request: Action name not known: {action_name[:100]}"),
-            status_code=400, media_type=JSON_TYPE,
+            status_code=400,
+            media_type=JSON_TYPE,
         )
     params = await read_params(request)
     if isinstance(params, Response):
@@ -571,8 +607,13 @@ async def dispatch(action_name: str, request: Request, session: AsyncSession) ->
     pulled = getattr(request.state, "hx_pull", None)
     if pulled is not None:
         await record_pull(
-            session, request, kind="ckan", action=action_name, params=params,
-            count=pulled[0], ids=pulled[1],
+            session,
+            request,
+            kind="ckan",
+            action=action_name,
+            params=params,
+            count=pulled[0],
+            ids=pulled[1],
         )
     body = {"help": help_url(request, action_name), "success": True, "result": result}
     return Response(dumps(body), media_type=JSON_TYPE)
@@ -585,6 +626,10 @@ for _path in ("/api/3/action/{action_name}", "/api/action/{action_name}"):
             return await dispatch(action_name, request, session)
 
         router.add_api_route(
-            _path + _suffix, _endpoint, methods=["GET", "POST"], include_in_schema=not _suffix,
-            summary="CKAN Action API (read-only)", name=f"ckan_action{_path.count('3')}{_suffix}",
+            _path + _suffix,
+            _endpoint,
+            methods=["GET", "POST"],
+            include_in_schema=not _suffix,
+            summary="CKAN Action API (read-only)",
+            name=f"ckan_action{_path.count('3')}{_suffix}",
         )

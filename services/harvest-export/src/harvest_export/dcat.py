@@ -82,7 +82,11 @@ def new_graph() -> Graph:
 
 
 def _concept(
-    g: Graph, iri: str, cls: URIRef | None, scheme: str, label_uk: str | None = None,
+    g: Graph,
+    iri: str,
+    cls: URIRef | None,
+    scheme: str,
+    label_uk: str | None = None,
     label_en: str | None = None,
 ) -> URIRef:
     node = URIRef(iri)
@@ -127,16 +131,35 @@ def _resource(g: Graph, url: str) -> URIRef:
     return node
 
 
-def agent(g: Graph, iri: str, name: str, name_en: str | None = None, email: str | None = None,
-          homepage: str | None = None, identifier: str | None = None) -> URIRef:
+def agent(
+    g: Graph,
+    iri: str,
+    name: str,
+    name_en: str | None = None,
+    email: str | None = None,
+    homepage: str | None = None,
+    identifier: str | None = None,
+) -> URIRef:
     node = URIRef(iri)
     g.add((node, RDF.type, FOAF.Agent))
     g.add((node, RDF.type, FOAF.Organization))
     g.add((node, FOAF.name, Literal(name, lang="uk")))
     if name_en:
         g.add((node, FOAF.name, Literal(name_en, lang="en")))
-    g.add((node, DCTERMS.type, _concept(g, vocab.PUBLISHER_TYPE, None, "publishertype",
-                                         "Місцевий орган влади", "Local Authority")))
+    g.add(
+        (
+            node,
+            DCTERMS.type,
+            _concept(
+                g,
+                vocab.PUBLISHER_TYPE,
+                None,
+                "publishertype",
+                "Місцевий орган влади",
+                "Local Authority",
+            ),
+        )
+    )
     if email:
         g.add((node, FOAF.mbox, URIRef("mailto:" + email)))
     if homepage and homepage.startswith("http"):
@@ -147,7 +170,12 @@ def agent(g: Graph, iri: str, name: str, name_en: str | None = None, email: str 
 
 
 def add_dataset(
-    g: Graph, pkg: dict[str, Any], doc: dict[str, Any], org_doc: dict[str, Any], *, base: str,
+    g: Graph,
+    pkg: dict[str, Any],
+    doc: dict[str, Any],
+    org_doc: dict[str, Any],
+    *,
+    base: str,
     profile: str = "3",
 ) -> URIRef:
     """Add one dataset (and its distributions) from its package dict and catalog document."""
@@ -175,21 +203,49 @@ def add_dataset(
     if modified is not None:
         g.add((ds, DCTERMS.modified, modified))
     _dg, eu_freq = vocab.FREQUENCIES.get(doc.get("update_frequency") or "", vocab.DEFAULT_FREQUENCY)
-    g.add((ds, DCTERMS.accrualPeriodicity,
-           _concept(g, f"{EU}frequency/{eu_freq}", DCTERMS.Frequency, "frequency")))
+    g.add(
+        (
+            ds,
+            DCTERMS.accrualPeriodicity,
+            _concept(g, f"{EU}frequency/{eu_freq}", DCTERMS.Frequency, "frequency"),
+        )
+    )
     for code in doc.get("language") or ["uk"]:
         eu_lang = vocab.LANGUAGES.get(code, ("ua", "UKR"))[1]
-        g.add((ds, DCTERMS.language,
-               _concept(g, f"{EU}language/{eu_lang}", DCTERMS.LinguisticSystem, "language")))
+        g.add(
+            (
+                ds,
+                DCTERMS.language,
+                _concept(g, f"{EU}language/{eu_lang}", DCTERMS.LinguisticSystem, "language"),
+            )
+        )
     g.add((ds, DCAT.landingPage, _page(g, pkg["url"])))
-    access = doc.get("access_rights") if doc.get("access_rights") in vocab.ACCESS_RIGHTS else "PUBLIC"
-    g.add((ds, DCTERMS.accessRights,
-           _concept(g, f"{EU}access-right/{access}", DCTERMS.RightsStatement, "access-right")))
+    access = (
+        doc.get("access_rights") if doc.get("access_rights") in vocab.ACCESS_RIGHTS else "PUBLIC"
+    )
+    g.add(
+        (
+            ds,
+            DCTERMS.accessRights,
+            _concept(g, f"{EU}access-right/{access}", DCTERMS.RightsStatement, "access-right"),
+        )
+    )
     org = pkg["organization"]
-    g.add((ds, DCTERMS.publisher, agent(
-        g, f"{base}/organization/{org['id']}", org["title"], org_doc.get("title_en"),
-        pkg.get("author_email"), org_doc.get("website"), org_doc.get("edrpou"),
-    )))
+    g.add(
+        (
+            ds,
+            DCTERMS.publisher,
+            agent(
+                g,
+                f"{base}/organization/{org['id']}",
+                org["title"],
+                org_doc.get("title_en"),
+                pkg.get("author_email"),
+                org_doc.get("website"),
+                org_doc.get("edrpou"),
+            ),
+        )
+    )
     if pkg.get("maintainer") or pkg.get("maintainer_email"):
         cp = URIRef(f"{base}/dataset/{pkg['id']}#contact")
         g.add((cp, RDF.type, VCARD.Kind))
@@ -225,8 +281,13 @@ def add_dataset(
         g.add((dist, DCAT.accessURL, _resource(g, res["url"])))
         g.add((dist, DCAT.downloadURL, _resource(g, res["url"])))
         ft, _media = vocab.FORMATS.get(res.get("format") or "", vocab.OTHER_FORMAT)
-        g.add((dist, DCTERMS.format,
-               _concept(g, f"{EU}file-type/{ft}", DCTERMS.MediaTypeOrExtent, "file-type")))
+        g.add(
+            (
+                dist,
+                DCTERMS.format,
+                _concept(g, f"{EU}file-type/{ft}", DCTERMS.MediaTypeOrExtent, "file-type"),
+            )
+        )
         if res.get("mimetype") and "/" in res["mimetype"]:
             mt = URIRef("http://www.iana.org/assignments/media-types/" + res["mimetype"])
             g.add((mt, RDF.type, DCTERMS.MediaType))
@@ -254,8 +315,16 @@ def add_dataset(
     return ds
 
 
-def add_catalog(g: Graph, *, base: str, title: str, description: str, publisher_name: str,
-                modified: datetime | None, datasets: list[URIRef]) -> URIRef:
+def add_catalog(
+    g: Graph,
+    *,
+    base: str,
+    title: str,
+    description: str,
+    publisher_name: str,
+    modified: datetime | None,
+    datasets: list[URIRef],
+) -> URIRef:
     base = base.rstrip("/")
     cat = URIRef(f"{base}/catalog")
     g.add((cat, RDF.type, DCAT.Catalog))
@@ -263,8 +332,13 @@ def add_catalog(g: Graph, *, base: str, title: str, description: str, publisher_
     g.add((cat, DCTERMS.description, Literal(description, lang="uk")))
     g.add((cat, DCTERMS.publisher, agent(g, f"{base}/organization/city", publisher_name)))
     g.add((cat, FOAF.homepage, _page(g, base + "/")))
-    g.add((cat, DCTERMS.language,
-           _concept(g, f"{EU}language/UKR", DCTERMS.LinguisticSystem, "language")))
+    g.add(
+        (
+            cat,
+            DCTERMS.language,
+            _concept(g, f"{EU}language/UKR", DCTERMS.LinguisticSystem, "language"),
+        )
+    )
     g.add((cat, DCAT.themeTaxonomy, SCHEMES["theme"]))
     g.add((SCHEMES["theme"], RDF.type, SKOS.ConceptScheme))
     g.add((SCHEMES["theme"], DCTERMS.title, Literal(SCHEME_TITLES["theme"], lang="en")))
@@ -275,8 +349,17 @@ def add_catalog(g: Graph, *, base: str, title: str, description: str, publisher_
     return cat
 
 
-def add_paging(g: Graph, *, page_url, first: str, last: str, next_: str | None,
-               previous: str | None, total: int, per_page: int) -> None:
+def add_paging(
+    g: Graph,
+    *,
+    page_url,
+    first: str,
+    last: str,
+    next_: str | None,
+    previous: str | None,
+    total: int,
+    per_page: int,
+) -> None:
     node = URIRef(page_url)
     g.add((node, RDF.type, HYDRA.PagedCollection))
     g.add((node, HYDRA.totalItems, Literal(total, datatype=XSD.integer)))
@@ -346,13 +429,18 @@ def schema_org(pkg: dict[str, Any], doc: dict[str, Any], *, base: str) -> dict[s
         "url": pkg["url"],
         "identifier": pkg["id"],
         "keywords": [k for k in doc.get("keywords") or [] if isinstance(k, str)],
-        "inLanguage": [vocab.LANGUAGES.get(c, ("ua", "UKR"))[0] and c for c in doc.get("language") or ["uk"]],
+        "inLanguage": [
+            vocab.LANGUAGES.get(c, ("ua", "UKR"))[0] and c for c in doc.get("language") or ["uk"]
+        ],
         "license": str(lic["eu"] or lic["url"]),
         "isAccessibleForFree": True,
         "dateCreated": pkg["metadata_created"][:19],
         "dateModified": pkg["metadata_modified"][:19],
-        "creator": {"@type": "Organization", "name": org["title"],
-                    "url": f"{base.rstrip('/')}/organization/{org['id']}"},
+        "creator": {
+            "@type": "Organization",
+            "name": org["title"],
+            "url": f"{base.rstrip('/')}/organization/{org['id']}",
+        },
         "publisher": {"@type": "Organization", "name": org["title"]},
         "distribution": [
             {
@@ -368,7 +456,9 @@ def schema_org(pkg: dict[str, Any], doc: dict[str, Any], *, base: str) -> dict[s
     if doc.get("spatial"):
         out["spatialCoverage"] = doc["spatial"]
     if doc.get("temporal_start") or doc.get("temporal_end"):
-        out["temporalCoverage"] = f"{doc.get('temporal_start') or '..'}/{doc.get('temporal_end') or '..'}"
+        out["temporalCoverage"] = (
+            f"{doc.get('temporal_start') or '..'}/{doc.get('temporal_end') or '..'}"
+        )
     if pkg.get("version"):
         out["version"] = pkg["version"]
     return out

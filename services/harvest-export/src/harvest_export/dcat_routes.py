@@ -94,29 +94,51 @@ async def catalog(fmt: str, request: Request, session: SessionDep) -> Response:
     where = sa.and_(*filters)
     # Stable pages: positions are over every dataset ever served, ordered by when it was first
     # served (new ones append at the end), so a dataset leaving mid-walk shifts nothing
-    positions = (await session.exec(sa.select(sa.func.count()).select_from(HxDataset).where(where))).scalar_one()  # type: ignore[call-overload]
-    total = (await session.exec(sa.select(sa.func.count()).select_from(HxDataset).where(where, HxDataset.served.is_(True)))).scalar_one()  # type: ignore[call-overload]
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(HxDataset)
-            .where(where)
-            .order_by(HxDataset.first_served_at, HxDataset.id)
-            .offset((page - 1) * PER_PAGE)
-            .limit(PER_PAGE)
+    positions = (
+        await session.exec(sa.select(sa.func.count()).select_from(HxDataset).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(
+            sa.select(sa.func.count())
+            .select_from(HxDataset)
+            .where(where, HxDataset.served.is_(True))
         )
-    ).scalars().all()
+    ).scalar_one()  # type: ignore[call-overload]
+    rows = (
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(HxDataset)
+                .where(where)
+                .order_by(HxDataset.first_served_at, HxDataset.id)
+                .offset((page - 1) * PER_PAGE)
+                .limit(PER_PAGE)
+            )
+        )
+        .scalars()
+        .all()
+    )
     rows = [r for r in rows if r.served and r.package]
     orgs = await _orgs(session, {r.organization_id for r in rows})
     g = dcat.new_graph()
     ds_nodes = [
-        dcat.add_dataset(g, r.package, r.doc, orgs.get(r.organization_id, {}), base=s.site_url,
-                         profile=profile)
+        dcat.add_dataset(
+            g, r.package, r.doc, orgs.get(r.organization_id, {}), base=s.site_url, profile=profile
+        )
         for r in rows
     ]
-    newest = (await session.exec(sa.select(sa.func.max(HxDataset.metadata_modified)).where(HxDataset.served.is_(True)))).scalar_one()  # type: ignore[call-overload]
+    newest = (
+        await session.exec(
+            sa.select(sa.func.max(HxDataset.metadata_modified)).where(HxDataset.served.is_(True))
+        )
+    ).scalar_one()  # type: ignore[call-overload]
     dcat.add_catalog(
-        g, base=s.site_url, title=s.site_title, description=s.site_description,
-        publisher_name=s.publisher_name, modified=newest, datasets=ds_nodes,
+        g,
+        base=s.site_url,
+        title=s.site_title,
+        description=s.site_description,
+        publisher_name=s.publisher_name,
+        modified=newest,
+        datasets=ds_nodes,
     )
     last = max(1, math.ceil(positions / PER_PAGE))
     if positions:
@@ -126,16 +148,24 @@ async def catalog(fmt: str, request: Request, session: SessionDep) -> Response:
             return f"{s.site_url}/catalog.{fmt}?" + urlencode({**kept, "page": n})
 
         dcat.add_paging(
-            g, page_url=url(page), first=url(1), last=url(last),
+            g,
+            page_url=url(page),
+            first=url(1),
+            last=url(last),
             next_=url(page + 1) if page < last else None,
             previous=url(page - 1) if 1 < page <= last + 1 else None,
-            total=total, per_page=PER_PAGE,
+            total=total,
+            per_page=PER_PAGE,
         )
     body = dcat.serialize(g, fmt)
     if request.method == "GET":
         await record_pull(
-            session, request, kind="dcat", action=f"catalog.{fmt}",
-            params={**dict(request.query_params), "page": page}, count=len(rows),
+            session,
+            request,
+            kind="dcat",
+            action=f"catalog.{fmt}",
+            params={**dict(request.query_params), "page": page},
+            count=len(rows),
             ids=[r.id for r in rows],
         )
     return rdf_response(request, body, fmt)
@@ -157,25 +187,35 @@ async def dataset_rdf(ref: str, fmt: str, request: Request, session: SessionDep)
         return profile
     orgs = await _orgs(session, {ds.organization_id})
     g = dcat.new_graph()
-    dcat.add_dataset(g, ds.package, ds.doc, orgs.get(ds.organization_id, {}), base=s.site_url,
-                     profile=profile)
+    dcat.add_dataset(
+        g, ds.package, ds.doc, orgs.get(ds.organization_id, {}), base=s.site_url, profile=profile
+    )
     body = dcat.serialize(g, fmt)
     if request.method == "GET":
-        await record_pull(session, request, kind="dcat", action=f"dataset.{fmt}",
-                          params={"id": ref}, count=1, ids=[ds.id])
+        await record_pull(
+            session,
+            request,
+            kind="dcat",
+            action=f"dataset.{fmt}",
+            params={"id": ref},
+            count=1,
+            ids=[ds.id],
+        )
     return rdf_response(request, body, fmt)
 
 
 async def _schema_org(request: Request, ds: HxDataset, base: str) -> Response:
     body = dcat.dumps_jsonld(dcat.schema_org(ds.package or {}, ds.doc, base=base)).encode()
     return Response(
-        b"" if request.method == "HEAD" else body, media_type="application/ld+json",
+        b"" if request.method == "HEAD" else body,
+        media_type="application/ld+json",
         headers={"Content-Length": str(len(body))},
     )
 
 
 @router.api_route(
-    "/dataset/{ref}/schemaorg.jsonld", methods=["GET", "HEAD"],
+    "/dataset/{ref}/schemaorg.jsonld",
+    methods=["GET", "HEAD"],
     summary="schema.org Dataset JSON-LD (Google Dataset Search)",
 )
 async def dataset_schema_org(ref: str, request: Request, session: SessionDep) -> Response:
@@ -193,8 +233,10 @@ async def sitemap(request: Request, session: SessionDep) -> Response:
         .order_by(HxDataset.first_served_at, HxDataset.id)
         .limit(50000)
     )
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
+    ]
     for url, modified in rows.all():
         lastmod = modified.strftime("%Y-%m-%dT%H:%M:%SZ") if modified else ""
         parts.append(f"<url><loc>{escape(url)}</loc><lastmod>{lastmod}</lastmod></url>\n")

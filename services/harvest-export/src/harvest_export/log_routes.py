@@ -54,23 +54,37 @@ async def harvest_log(
         conds.append(HxPull.kind == kind)
     if since is not None:
         if since.tzinfo is None:
-            raise Unprocessable(errors=[field_error(["query", "since"], "must carry a time zone, e.g. Z")])
+            raise Unprocessable(
+                errors=[field_error(["query", "since"], "must carry a time zone, e.g. Z")]
+            )
         conds.append(HxPull.at >= since)
     where = sa.and_(sa.true(), *conds)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(HxPull).where(where))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(HxPull).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
     rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(HxPull).where(where).order_by(HxPull.id.desc()).offset(offset).limit(limit)
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(HxPull)
+                .where(where)
+                .order_by(HxPull.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return {"items": [pull_json(p) for p in rows], "total": total, "limit": limit, "offset": offset}
 
 
 def _is_run_start(p: HxPull) -> bool:
     if p.kind == "ckan":
-        return p.action in LISTING and str(p.params.get("start", "0")) in ("0", "") and str(
-            p.params.get("offset", "0")
-        ) in ("0", "")
+        return (
+            p.action in LISTING
+            and str(p.params.get("start", "0")) in ("0", "")
+            and str(p.params.get("offset", "0")) in ("0", "")
+        )
     return p.action.startswith("catalog.") and str(p.params.get("page", "1")) == "1"
 
 
@@ -89,11 +103,27 @@ def _since_bound(p: HxPull) -> datetime | None:
 
 
 @router.get("/status", summary="When each harvester last pulled, and whether it got everything")
-async def harvest_status(principal: Moderator, request: Request, session: SessionDep) -> dict[str, Any]:
+async def harvest_status(
+    principal: Moderator, request: Request, session: SessionDep
+) -> dict[str, Any]:
     s = settings_of(request)
-    served = (await session.exec(sa.select(sa.func.count()).select_from(HxDataset).where(HxDataset.served.is_(True)))).scalar_one()  # type: ignore[call-overload]
-    invalid = (await session.exec(sa.select(sa.func.count()).select_from(HxDataset).where(HxDataset.valid.is_(False), HxDataset.status == "published"))).scalar_one()  # type: ignore[call-overload]
-    newest = (await session.exec(sa.select(sa.func.max(HxDataset.metadata_modified)).where(HxDataset.served.is_(True)))).scalar_one()  # type: ignore[call-overload]
+    served = (
+        await session.exec(
+            sa.select(sa.func.count()).select_from(HxDataset).where(HxDataset.served.is_(True))
+        )
+    ).scalar_one()  # type: ignore[call-overload]
+    invalid = (
+        await session.exec(
+            sa.select(sa.func.count())
+            .select_from(HxDataset)
+            .where(HxDataset.valid.is_(False), HxDataset.status == "published")
+        )
+    ).scalar_one()  # type: ignore[call-overload]
+    newest = (
+        await session.exec(
+            sa.select(sa.func.max(HxDataset.metadata_modified)).where(HxDataset.served.is_(True))
+        )
+    ).scalar_one()  # type: ignore[call-overload]
     clients = (
         await session.exec(  # type: ignore[call-overload]
             sa.select(HxPull.client, HxPull.user_agent, sa.func.max(HxPull.at), sa.func.count())
@@ -119,14 +149,21 @@ async def _client_status(
 ) -> dict[str, Any]:
     # walk back from the newest pull to the start of its run (a first page, no long gap)
     recent = (
-        await session.exec(
-            sa.select(HxPull)
-            .where(HxPull.client == client, HxPull.user_agent == agent,
-                   HxPull.kind.in_(["ckan", "dcat"]))
-            .order_by(HxPull.id.desc())
-            .limit(5000)
+        (
+            await session.exec(
+                sa.select(HxPull)
+                .where(
+                    HxPull.client == client,
+                    HxPull.user_agent == agent,
+                    HxPull.kind.in_(["ckan", "dcat"]),
+                )
+                .order_by(HxPull.id.desc())
+                .limit(5000)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     run: list[HxPull] = []
     previous_at: datetime | None = None
     for p in recent:
@@ -156,9 +193,7 @@ async def _client_status(
     if bound is not None:
         conds.append(HxDataset.metadata_modified >= bound)
         conds.append(HxDataset.metadata_modified <= ckan.naive(started))
-    expected = set(
-        (await session.exec(sa.select(HxDataset.id).where(*conds))).scalars().all()
-    )
+    expected = set((await session.exec(sa.select(HxDataset.id).where(*conds))).scalars().all())
     missing = sorted(str(i) for i in expected - seen)
     result["last_run"] = {
         "started_at": started.isoformat().replace("+00:00", "Z"),

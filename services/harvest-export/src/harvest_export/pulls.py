@@ -11,8 +11,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from harvest_export.models import HxPull
 
 PARAM_KEYS = (
-    "q", "fq", "rows", "start", "sort", "id", "limit", "offset", "page", "modified_since",
-    "profiles", "profile", "facet.field", "all_fields", "name", "include_datasets",
+    "q",
+    "fq",
+    "rows",
+    "start",
+    "sort",
+    "id",
+    "limit",
+    "offset",
+    "page",
+    "modified_since",
+    "profiles",
+    "profile",
+    "facet.field",
+    "all_fields",
+    "name",
+    "include_datasets",
 )
 
 

@@ -51,8 +51,13 @@ async def apply_organization(
         return False
     view = ckan.org_view(doc)
     if row is None:
-        row = HxOrganization(id=oid, name=view["name"], title=view["title"], doc=doc,
-                             created=ckan.parse_dt(view["created"]) or now_naive())
+        row = HxOrganization(
+            id=oid,
+            name=view["name"],
+            title=view["title"],
+            doc=doc,
+            created=ckan.parse_dt(view["created"]) or now_naive(),
+        )
         session.add(row)
     row.revision = revision
     row.name = view["name"]
@@ -61,10 +66,14 @@ async def apply_organization(
     row.deleted = deleted
     await session.flush()
     ids = (
-        await session.exec(  # type: ignore[call-overload]
-            sa.select(HxDataset.id).where(HxDataset.organization_id == oid)
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(HxDataset.id).where(HxDataset.organization_id == oid)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for did in ids:
         ds = await session.get(HxDataset, did, with_for_update=True)
         if ds is not None:
@@ -155,7 +164,11 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
         ckan.parse_dt(ds.doc.get("first_published_at")) or now_naive()
     )
     pkg = ckan.package_dict(
-        ds.doc, org, quality, base=settings.site_url, name_prefix=settings.name_prefix,
+        ds.doc,
+        org,
+        quality,
+        base=settings.site_url,
+        name_prefix=settings.name_prefix,
         metadata_created=created,
     )
     digest = ckan.content_hash(pkg, dcat_inputs(ds.doc))
@@ -167,7 +180,9 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
         modified = ds.metadata_modified + MICRO
     pkg["metadata_modified"] = ckan.ts(modified)
     if settings.validate_shacl:
-        violations = await asyncio.to_thread(_violations, pkg, ds.doc, org["doc"], settings.site_url)
+        violations = await asyncio.to_thread(
+            _violations, pkg, ds.doc, org["doc"], settings.site_url
+        )
     else:
         violations = []
     if violations:
@@ -200,15 +215,24 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
     ds.groups = [g["name"] for g in pkg["groups"]]
     ds.res_formats = sorted({r["format"] for r in pkg["resources"] if r["format"]})
     ds.search_text = " ".join(
-        [pkg["name"], pkg["title"], pkg["notes"], *ds.tags, *(ds.doc.get("keywords") or []),
-         ds.doc.get("title_en") or "", ds.doc.get("description_en") or ""]
+        [
+            pkg["name"],
+            pkg["title"],
+            pkg["notes"],
+            *ds.tags,
+            *(ds.doc.get("keywords") or []),
+            ds.doc.get("title_en") or "",
+            ds.doc.get("description_en") or "",
+        ]
     ).lower()
     await session.flush()
     BUILDS.labels("built").inc()
     return "built"
 
 
-def _violations(pkg: dict[str, Any], doc: dict[str, Any], org_doc: dict[str, Any], base: str) -> list[str]:
+def _violations(
+    pkg: dict[str, Any], doc: dict[str, Any], org_doc: dict[str, Any], base: str
+) -> list[str]:
     g = dcat.new_graph()
     dcat.add_dataset(g, pkg, doc, org_doc, base=base)
     try:

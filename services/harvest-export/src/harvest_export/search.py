@@ -55,7 +55,9 @@ def tokenize(query: str) -> list[Tok]:
     while pos < len(query):
         m = TOKEN_RE.match(query, pos)
         if not m or m.end() == pos:
-            raise SearchQueryError(f"Search Query is invalid: cannot parse {query[pos:pos + 30]!r}")
+            raise SearchQueryError(
+                f"Search Query is invalid: cannot parse {query[pos : pos + 30]!r}"
+            )
         pos = m.end()
         for kind in ("lpar", "rpar", "term", "phrase", "word"):
             if m.group(kind) is not None:
@@ -71,18 +73,16 @@ def _parse_time(value: str, *, upper: bool) -> datetime | None:
     v = value.strip()
     if v in ("*", ""):
         return None
-    m = re.fullmatch(r"NOW(?:([+-])(\d+)(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(/DAY)?", v)
+    m = re.fullmatch(
+        r"NOW(?:([+-])(\d+)(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(/DAY)?", v
+    )
     if m:
         now = datetime.now(UTC).replace(tzinfo=None)
         if m.group(1):
             n = int(m.group(2)) * (1 if m.group(1) == "+" else -1)
             unit = m.group(3).rstrip("S")
             days = {"YEAR": 365, "MONTH": 30, "DAY": 1}.get(unit)
-            delta = (
-                timedelta(days=n * days)
-                if days
-                else timedelta(**{unit.lower() + "s": n})
-            )
+            delta = timedelta(days=n * days) if days else timedelta(**{unit.lower() + "s": n})
             now = now + delta
         if m.group(4):
             now = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -113,8 +113,10 @@ def term_sql(field: str, raw: str) -> ColumnElement[bool]:
         m = re.fullmatch(r"[\[{]\s*(\S+)\s+TO\s+(\S+)\s*[\]}]", raw)
         if not m:
             raise SearchQueryError(f"Search Query is invalid: bad range {raw!r}")
-        col = {"metadata_modified": HxDataset.metadata_modified,
-               "metadata_created": HxDataset.metadata_created}.get(field)
+        col = {
+            "metadata_modified": HxDataset.metadata_modified,
+            "metadata_created": HxDataset.metadata_created,
+        }.get(field)
         if col is None:
             raise SearchError(f"Search error: range queries are supported on dates only ({field})")
         lo, hi = _parse_time(m.group(1), upper=False), _parse_time(m.group(2), upper=True)
@@ -128,13 +130,17 @@ def term_sql(field: str, raw: str) -> ColumnElement[bool]:
     if value == "*":
         return sa.true()
     if field == "organization" or field == "owner_org":
-        return sa.or_(HxDataset.org_name == value, sa.cast(HxDataset.organization_id, sa.Text) == value)
+        return sa.or_(
+            HxDataset.org_name == value, sa.cast(HxDataset.organization_id, sa.Text) == value
+        )
     if field == "groups":
         return sa.literal(value.lower()) == sa.any_(HxDataset.groups)
     if field == "tags":
         munged = ckan.munge_tag(value) or value
-        return sa.or_(sa.literal(value) == sa.any_(HxDataset.tags),
-                      sa.literal(munged) == sa.any_(HxDataset.tags))
+        return sa.or_(
+            sa.literal(value) == sa.any_(HxDataset.tags),
+            sa.literal(munged) == sa.any_(HxDataset.tags),
+        )
     if field in ("res_format", "format"):
         return sa.literal(value.upper()) == sa.any_(HxDataset.res_formats)
     if field == "license_id":
@@ -153,7 +159,11 @@ def term_sql(field: str, raw: str) -> ColumnElement[bool]:
         return sa.true()
     if field in ("metadata_modified", "metadata_created"):
         t = _parse_time(value, upper=False)
-        col = HxDataset.metadata_modified if field == "metadata_modified" else HxDataset.metadata_created
+        col = (
+            HxDataset.metadata_modified
+            if field == "metadata_modified"
+            else HxDataset.metadata_created
+        )
         return col == t
     if field in TEXT_FIELDS:
         return text_sql(value)

@@ -63,7 +63,9 @@ def resource(dataset_id: uuid.UUID | str, i: int = 0, **extra: Any) -> dict[str,
     return ResourceDocument(**body).model_dump(mode="json")
 
 
-def dataset(org: dict[str, Any], i: int = 0, *, status: str = "published", **extra: Any) -> dict[str, Any]:
+def dataset(
+    org: dict[str, Any], i: int = 0, *, status: str = "published", **extra: Any
+) -> dict[str, Any]:
     t = now()
     did = uuid.uuid4()
     body: dict[str, Any] = {
@@ -71,7 +73,8 @@ def dataset(org: dict[str, Any], i: int = 0, *, status: str = "published", **ext
         "name": f"ds-{i}-{secrets.token_hex(3)}",
         "title": f"Реєстр об'єктів №{i}: пам’ятки та «ринки» м. Запоріжжя",
         "title_en": f"Register {i}",
-        "description": "Перелік об'єктів з апострофами ' ’ ʼ та лапками «»." + " Дуже довгий опис." * 3,
+        "description": "Перелік об'єктів з апострофами ' ’ ʼ та лапками «»."
+        + " Дуже довгий опис." * 3,
         "description_en": "List of objects.",
         "status": status,
         "organization_id": org["id"],
