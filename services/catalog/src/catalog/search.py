@@ -19,7 +19,6 @@ router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
 MAX_OFFSET = 10_000
 FACET_LIMIT = 20
-TRGM_THRESHOLD = 0.35
 StatusFilter = Literal["published", "draft", "submitted", "rejected", "archived", "all"]
 Sort = Literal["relevance", "newest", "modified", "title"]
 
@@ -96,7 +95,8 @@ async def search_datasets(
         query = sa.cast(sa.literal(tsq), sa.dialects.postgresql.TSQUERY)
         qnorm = text.normalize(q)
         fts = d.c.search_vector.op("@@")(query)
-        trgm = sa.func.word_similarity(qnorm, d.c.search_title) > TRGM_THRESHOLD
+        # `<%` (word similarity above pg_trgm.word_similarity_threshold, 0.6) can use the trigram index
+        trgm = sa.literal(qnorm).op("<%")(d.c.search_title)
         cond.append(sa.or_(fts, trgm))
         rank = sa.func.ts_rank_cd(d.c.search_vector, query) + sa.func.word_similarity(
             qnorm, d.c.search_title
