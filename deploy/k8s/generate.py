@@ -25,24 +25,60 @@ UID = 10001
 
 # name, package, env prefix, database, min/max replicas, cpu/memory requests and limits
 PROCESSES: list[dict[str, Any]] = [
-    {"name": "gateway", "package": "gateway", "prefix": "PORTAL_GATEWAY_",
-     "database": "portal_gateway", "replicas": (2, 6), "cpu": ("200m", "1"),
-     "memory": ("256Mi", "512Mi")},
-    {"name": "catalog", "package": "catalog", "prefix": "PORTAL_CATALOG_",
-     "database": "portal_catalog", "replicas": (2, 6), "cpu": ("200m", "1"),
-     "memory": ("256Mi", "768Mi")},
-    {"name": "storage", "package": "storage", "prefix": "PORTAL_STORAGE_",
-     "database": "portal_storage", "replicas": (2, 6), "cpu": ("100m", "1"),
-     "memory": ("256Mi", "768Mi")},
-    {"name": "quality", "package": "quality", "prefix": "PORTAL_QUALITY_",
-     "database": "portal_quality", "replicas": (2, 4), "cpu": ("200m", "2"),
-     "memory": ("384Mi", "1536Mi")},
-    {"name": "harvest", "package": "harvest_export", "prefix": "PORTAL_HARVEST_",
-     "database": "portal_harvest", "replicas": (2, 4), "cpu": ("100m", "1"),
-     "memory": ("256Mi", "768Mi")},
-    {"name": "feedback", "package": "feedback", "prefix": "PORTAL_FEEDBACK_",
-     "database": "portal_feedback", "replicas": (2, 4), "cpu": ("100m", "1"),
-     "memory": ("256Mi", "512Mi")},
+    {
+        "name": "gateway",
+        "package": "gateway",
+        "prefix": "PORTAL_GATEWAY_",
+        "database": "portal_gateway",
+        "replicas": (2, 6),
+        "cpu": ("200m", "1"),
+        "memory": ("256Mi", "512Mi"),
+    },
+    {
+        "name": "catalog",
+        "package": "catalog",
+        "prefix": "PORTAL_CATALOG_",
+        "database": "portal_catalog",
+        "replicas": (2, 6),
+        "cpu": ("200m", "1"),
+        "memory": ("256Mi", "768Mi"),
+    },
+    {
+        "name": "storage",
+        "package": "storage",
+        "prefix": "PORTAL_STORAGE_",
+        "database": "portal_storage",
+        "replicas": (2, 6),
+        "cpu": ("100m", "1"),
+        "memory": ("256Mi", "768Mi"),
+    },
+    {
+        "name": "quality",
+        "package": "quality",
+        "prefix": "PORTAL_QUALITY_",
+        "database": "portal_quality",
+        "replicas": (2, 4),
+        "cpu": ("200m", "2"),
+        "memory": ("384Mi", "1536Mi"),
+    },
+    {
+        "name": "harvest",
+        "package": "harvest_export",
+        "prefix": "PORTAL_HARVEST_",
+        "database": "portal_harvest",
+        "replicas": (2, 4),
+        "cpu": ("100m", "1"),
+        "memory": ("256Mi", "768Mi"),
+    },
+    {
+        "name": "feedback",
+        "package": "feedback",
+        "prefix": "PORTAL_FEEDBACK_",
+        "database": "portal_feedback",
+        "replicas": (2, 4),
+        "cpu": ("100m", "1"),
+        "memory": ("256Mi", "512Mi"),
+    },
 ]
 
 # shared, non-secret settings: ConfigMap key -> settings field (without the prefix)
@@ -84,38 +120,59 @@ def env(p: dict[str, Any]) -> list[dict[str, Any]]:
     if p["name"] == "gateway":
         keys.update(GATEWAY_CONFIG_KEYS)
     for key, field in keys.items():
-        out.append({
-            "name": f"{pre}{field}",
-            "valueFrom": {"configMapKeyRef": {"name": "portal-config", "key": key}},
-        })
+        out.append(
+            {
+                "name": f"{pre}{field}",
+                "valueFrom": {"configMapKeyRef": {"name": "portal-config", "key": key}},
+            }
+        )
     # credentials: references only; the Secrets are made by the operator (docs/ops.md)
-    out.append({
-        "name": f"{pre}DATABASE_URL",
-        "valueFrom": {"secretKeyRef": {"name": f"portal-{p['name']}-database", "key": "url"}},
-    })
+    out.append(
+        {
+            "name": f"{pre}DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": f"portal-{p['name']}-database", "key": "url"}},
+        }
+    )
     out += [
-        {"name": f"{pre}S3_ACCESS_KEY",
-         "valueFrom": {"secretKeyRef": {"name": "portal-s3", "key": "access-key"}}},
-        {"name": f"{pre}S3_SECRET_KEY",
-         "valueFrom": {"secretKeyRef": {"name": "portal-s3", "key": "secret-key"}}},
-        {"name": "PORTAL_OTEL_ENABLED",
-         "valueFrom": {"configMapKeyRef": {"name": "portal-config", "key": "OTEL_ENABLED"}}},
-        {"name": "OTEL_EXPORTER_OTLP_ENDPOINT",
-         "valueFrom": {"configMapKeyRef": {"name": "portal-config",
-                                           "key": "OTEL_EXPORTER_OTLP_ENDPOINT"}}},
+        {
+            "name": f"{pre}S3_ACCESS_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "portal-s3", "key": "access-key"}},
+        },
+        {
+            "name": f"{pre}S3_SECRET_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "portal-s3", "key": "secret-key"}},
+        },
+        {
+            "name": "PORTAL_OTEL_ENABLED",
+            "valueFrom": {"configMapKeyRef": {"name": "portal-config", "key": "OTEL_ENABLED"}},
+        },
+        {
+            "name": "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "valueFrom": {
+                "configMapKeyRef": {"name": "portal-config", "key": "OTEL_EXPORTER_OTLP_ENDPOINT"}
+            },
+        },
         {"name": "OTEL_SERVICE_NAME", "value": f"portal-{p['name']}"},
     ]
     if p["name"] == "gateway":
         for other in PROCESSES:
             if other["name"] != "gateway":
-                out.append({"name": f"PORTAL_GATEWAY_{other['name'].upper()}_URL",
-                            "value": f"http://{other['name']}:{PORT}"})
+                out.append(
+                    {
+                        "name": f"PORTAL_GATEWAY_{other['name'].upper()}_URL",
+                        "value": f"http://{other['name']}:{PORT}",
+                    }
+                )
         out += [
             {"name": "PORTAL_GATEWAY_SIGNING_KEY_DIR", "value": "/var/lib/portal/signing-keys"},
-            {"name": "PORTAL_ADMIN_EMAIL",
-             "valueFrom": {"secretKeyRef": {"name": "portal-admin", "key": "email"}}},
-            {"name": "PORTAL_ADMIN_PASSWORD",
-             "valueFrom": {"secretKeyRef": {"name": "portal-admin", "key": "password"}}},
+            {
+                "name": "PORTAL_ADMIN_EMAIL",
+                "valueFrom": {"secretKeyRef": {"name": "portal-admin", "key": "email"}},
+            },
+            {
+                "name": "PORTAL_ADMIN_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "portal-admin", "key": "password"}},
+            },
         ]
     return out
 
@@ -144,10 +201,15 @@ def volumes(p: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any
     vols: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     if p["name"] == "gateway":
-        vols.append({"name": "signing-keys", "secret": {
-            "secretName": "portal-gateway-signing-keys", "defaultMode": 0o440}})
-        mounts.append({"name": "signing-keys", "mountPath": "/var/lib/portal/signing-keys",
-                       "readOnly": True})
+        vols.append(
+            {
+                "name": "signing-keys",
+                "secret": {"secretName": "portal-gateway-signing-keys", "defaultMode": 0o440},
+            }
+        )
+        mounts.append(
+            {"name": "signing-keys", "mountPath": "/var/lib/portal/signing-keys", "readOnly": True}
+        )
     return vols, mounts
 
 
@@ -162,14 +224,18 @@ def deployment(p: dict[str, Any]) -> dict[str, Any]:
             "replicas": p["replicas"][0],
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": labels(p)},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
             "template": {
                 "metadata": {
                     "labels": pod_labels,
-                    "annotations": {"prometheus.io/scrape": "true",
-                                    "prometheus.io/port": str(PORT),
-                                    "prometheus.io/path": "/metrics"},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
                 },
                 "spec": {
                     "automountServiceAccountToken": False,
@@ -177,36 +243,49 @@ def deployment(p: dict[str, Any]) -> dict[str, Any]:
                     "securityContext": pod_security(),
                     # uvicorn's graceful shutdown (25 s) + the worker's flush, after preStop
                     "terminationGracePeriodSeconds": 45,
-                    "topologySpreadConstraints": [{
-                        "maxSkew": 1,
-                        "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": labels(p)},
-                    }],
-                    "containers": [{
-                        "name": p["name"],
-                        "image": f"zp-portal/{p['name']}:dev",
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["serve"],
-                        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-                        "env": env(p),
-                        "resources": {
-                            "requests": {"cpu": p["cpu"][0], "memory": p["memory"][0]},
-                            "limits": {"cpu": p["cpu"][1], "memory": p["memory"][1]},
-                        },
-                        "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"},
-                                         "periodSeconds": 2, "failureThreshold": 60},
-                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
-                                          "periodSeconds": 10, "timeoutSeconds": 3,
-                                          "failureThreshold": 3},
-                        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"},
-                                           "periodSeconds": 5, "timeoutSeconds": 4,
-                                           "failureThreshold": 2},
-                        # let the endpoints controller take the pod out before SIGTERM
-                        "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
-                        "securityContext": container_security(),
-                        "volumeMounts": mounts,
-                    }],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": labels(p)},
+                        }
+                    ],
+                    "containers": [
+                        {
+                            "name": p["name"],
+                            "image": f"zp-portal/{p['name']}:dev",
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["serve"],
+                            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+                            "env": env(p),
+                            "resources": {
+                                "requests": {"cpu": p["cpu"][0], "memory": p["memory"][0]},
+                                "limits": {"cpu": p["cpu"][1], "memory": p["memory"][1]},
+                            },
+                            "startupProbe": {
+                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "periodSeconds": 2,
+                                "failureThreshold": 60,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "periodSeconds": 10,
+                                "timeoutSeconds": 3,
+                                "failureThreshold": 3,
+                            },
+                            "readinessProbe": {
+                                "httpGet": {"path": "/readyz", "port": "http"},
+                                "periodSeconds": 5,
+                                "timeoutSeconds": 4,
+                                "failureThreshold": 2,
+                            },
+                            # let the endpoints controller take the pod out before SIGTERM
+                            "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+                            "securityContext": container_security(),
+                            "volumeMounts": mounts,
+                        }
+                    ],
                     "volumes": vols,
                 },
             },
@@ -236,8 +315,15 @@ def hpa(p: dict[str, Any]) -> dict[str, Any]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": p["name"]},
             "minReplicas": p["replicas"][0],
             "maxReplicas": p["replicas"][1],
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
         },
     }
@@ -271,17 +357,21 @@ def migration_job(p: dict[str, Any]) -> dict[str, Any]:
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": pod_security(),
-                    "containers": [{
-                        "name": "migrate",
-                        "image": f"zp-portal/{p['name']}:dev",
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["migrate"],
-                        "env": [e for e in env(p) if "ADMIN" not in e["name"]],
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "1", "memory": "512Mi"}},
-                        "securityContext": container_security(),
-                        "volumeMounts": mounts,
-                    }],
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": f"zp-portal/{p['name']}:dev",
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["migrate"],
+                            "env": [e for e in env(p) if "ADMIN" not in e["name"]],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"cpu": "1", "memory": "512Mi"},
+                            },
+                            "securityContext": container_security(),
+                            "volumeMounts": mounts,
+                        }
+                    ],
                     "volumes": vols,
                 },
             },
@@ -291,8 +381,10 @@ def migration_job(p: dict[str, Any]) -> dict[str, Any]:
 
 def render(p: dict[str, Any]) -> str:
     docs = [deployment(p), service(p), hpa(p), pdb(p), migration_job(p)]
-    head = (f"# GENERATED by deploy/k8s/generate.py: {p['name']} "
-            f"(python -m {p['package']}); edit the generator, not this file.\n")
+    head = (
+        f"# GENERATED by deploy/k8s/generate.py: {p['name']} "
+        f"(python -m {p['package']}); edit the generator, not this file.\n"
+    )
     return head + yaml.safe_dump_all(docs, sort_keys=False, width=100)
 
 

@@ -19,14 +19,34 @@ from typing import Any
 import yaml
 
 SUPPORTED = {
-    "apiVersion", "kind", "resources", "namespace", "labels", "images",
-    "configMapGenerator", "secretGenerator", "generatorOptions", "patches",
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "labels",
+    "images",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "patches",
 }
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                  "PersistentVolume", "StorageClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+}
 # list merge keys of the strategic merge patch, by field name (the ones our objects use)
-MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name",
-              "volumes": "name", "volumeMounts": "mountPath", "ports": "containerPort"}
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+}
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
 
 
@@ -74,11 +94,19 @@ def _generated(kind: str, gen: dict[str, Any], root: Path) -> dict[str, Any]:
         k, _, f = entry.partition("=") if "=" in entry else (Path(entry).name, "", entry)
         data[k] = (root / f).read_text()
     if kind == "Secret":
-        return {"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": gen["name"]}, "type": gen.get("type", "Opaque"),
-                "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]},
-            "data": data}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": gen["name"]},
+            "type": gen.get("type", "Opaque"),
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": gen["name"]},
+        "data": data,
+    }
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str) -> int:

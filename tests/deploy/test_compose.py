@@ -64,8 +64,12 @@ def test_secrets_are_required_and_have_no_default():
     text = (ROOT / "docker-compose.yml").read_text()
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
     assert {
-        "POSTGRES_PASSWORD", "PORTAL_DB_PASSWORD", "MINIO_ROOT_PASSWORD",
-        "PORTAL_S3_SECRET_KEY", "PORTAL_ADMIN_EMAIL", "PORTAL_ADMIN_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "PORTAL_DB_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+        "PORTAL_S3_SECRET_KEY",
+        "PORTAL_ADMIN_EMAIL",
+        "PORTAL_ADMIN_PASSWORD",
     } <= required
     env = env_example()
     for name in required:
@@ -138,6 +142,8 @@ def test_dockerfile_builds_every_service_the_same_way():
     assert re.search(r"^USER 10001:10001$", runtime, re.M)
     assert "PYTHONUNBUFFERED=1" in runtime
     assert re.search(r"^STOPSIGNAL SIGTERM$", runtime, re.M)
-    assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/app/healthcheck.py\"\]", runtime, re.M)
+    assert re.search(
+        r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/app/healthcheck.py\"\]", runtime, re.M
+    )
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[1:2] == ["**"] or "**" in ignore

@@ -27,7 +27,10 @@ KUBECTL = shutil.which("kubectl")
 def kubectl_build(overlay: str) -> list[dict]:
     out = subprocess.run(
         [KUBECTL, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
@@ -37,7 +40,9 @@ _cache: dict[str, list[dict]] = {}
 
 def rendered(overlay: str) -> list[dict]:
     if overlay not in _cache:
-        _cache[overlay] = kubectl_build(overlay) if KUBECTL else lite_build(K8S / "overlays" / overlay)
+        _cache[overlay] = (
+            kubectl_build(overlay) if KUBECTL else lite_build(K8S / "overlays" / overlay)
+        )
     return _cache[overlay]
 
 
@@ -46,8 +51,9 @@ def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
 
 
 def test_generated_base_is_up_to_date():
-    r = subprocess.run([sys.executable, str(K8S / "generate.py"), "--check"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(K8S / "generate.py"), "--check"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -97,10 +103,15 @@ def test_every_process_has_deployment_service_hpa_pdb_and_migration_job(overlay)
         for var in c["env"]:
             if any(s in var["name"] for s in ("PASSWORD", "SECRET", "DATABASE_URL")):
                 assert "secretKeyRef" in var["valueFrom"], var
-        assert by_kind(docs, "Service")[name]["spec"]["selector"] == d["spec"]["selector"]["matchLabels"]
+        assert (
+            by_kind(docs, "Service")[name]["spec"]["selector"]
+            == d["spec"]["selector"]["matchLabels"]
+        )
         hpa = by_kind(docs, "HorizontalPodAutoscaler")[name]
         assert hpa["spec"]["scaleTargetRef"]["name"] == name
-        assert by_kind(docs, "PodDisruptionBudget")[name]["spec"]["selector"] == d["spec"]["selector"]
+        assert (
+            by_kind(docs, "PodDisruptionBudget")[name]["spec"]["selector"] == d["spec"]["selector"]
+        )
         job = by_kind(docs, "Job")[f"migrate-{name}"]
         jc = job["spec"]["template"]["spec"]["containers"][0]
         assert jc["args"] == ["migrate"] and jc["image"] == c["image"]
@@ -118,8 +129,12 @@ def test_production_uses_release_images_and_defines_no_secret():
     gw = by_kind(docs, "Deployment")["gateway"]["spec"]["template"]["spec"]
     keys = next(v for v in gw["volumes"] if v["name"] == "signing-keys")
     assert keys["secret"]["secretName"] == "portal-gateway-signing-keys"
-    assert by_kind(docs, "Namespace")["portal"]["metadata"]["labels"][
-        "pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        by_kind(docs, "Namespace")["portal"]["metadata"]["labels"][
+            "pod-security.kubernetes.io/enforce"
+        ]
+        == "restricted"
+    )
 
 
 def test_dev_runs_its_own_stores_and_one_gateway_with_its_own_key():
@@ -139,8 +154,16 @@ def test_dev_runs_its_own_stores_and_one_gateway_with_its_own_key():
 def test_ingress_routes_the_api_and_the_harvest_paths_to_the_gateway(overlay):
     ingress = by_kind(rendered(overlay), "Ingress")["gateway"]
     paths = {p["path"]: p for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
-    for path in ("/api/", "/api/3/action", "/api/action", "/catalog.ttl", "/catalog.rdf",
-                 "/catalog.jsonld", "/dataset/", "/sitemap.xml"):
+    for path in (
+        "/api/",
+        "/api/3/action",
+        "/api/action",
+        "/catalog.ttl",
+        "/catalog.rdf",
+        "/catalog.jsonld",
+        "/dataset/",
+        "/sitemap.xml",
+    ):
         assert paths[path]["backend"]["service"]["name"] == "gateway", path
     assert {p["backend"]["service"]["name"] for p in paths.values()} == {"gateway"}
 
@@ -161,7 +184,10 @@ def test_network_policies_let_only_the_gateway_reach_the_services(overlay):
     # only gateway, services and migration jobs get egress to the stores
     backing = pols["portal-backing-egress"]["spec"]
     assert backing["podSelector"]["matchExpressions"][0]["values"] == [
-        "gateway", "service", "migration"]
+        "gateway",
+        "service",
+        "migration",
+    ]
     ports = {p["port"] for rule in backing["egress"] for p in rule["ports"]}
     assert {5432, 4222} <= ports
     # every pod of the portal carries a role the policies know

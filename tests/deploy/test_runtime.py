@@ -18,8 +18,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import nats
-import pytest
-
 from portal_dev.testing import eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +35,7 @@ def image_command(service: str) -> list[str]:
     assert entrypoint[:2] == ["/bin/sh", "-c"] and entrypoint[3] == "--"
     script = entrypoint[2]
     assert script.startswith("exec ")
-    words = shlex.split(script[len("exec "):])
+    words = shlex.split(script[len("exec ") :])
     argv = []
     for word in words:
         if word == "$@":
@@ -71,10 +69,12 @@ async def test_metrics_on_every_process_show_request_and_event_counters_moving(s
     assert set(urls) >= {"gateway", "catalog", "storage", "quality", "harvest", "feedback"}
     async with httpx.AsyncClient(timeout=15) as client:
         before = {n: (await client.get(f"{u}/metrics")).text for n, u in urls.items()}
-        for name, url in urls.items():
+        for url in urls.values():
             for _ in range(3):
                 assert (await client.get(f"{url}/readyz")).status_code == 200
-            assert (await client.get(f"{url}/no-such-route-{secrets.token_hex(2)}")).status_code == 404
+            assert (
+                await client.get(f"{url}/no-such-route-{secrets.token_hex(2)}")
+            ).status_code == 404
         after = {}
         for name, url in urls.items():
             r = await client.get(f"{url}/metrics")
@@ -82,54 +82,81 @@ async def test_metrics_on_every_process_show_request_and_event_counters_moving(s
             after[name] = r.text
             for metric in ("portal_http_requests_total", "portal_http_request_duration_seconds"):
                 assert f"# TYPE {metric}" in r.text, (name, metric)
-            moved = _metric(r.text, "portal_http_requests_total", route="/readyz", status="200") - \
-                _metric(before[name], "portal_http_requests_total", route="/readyz", status="200")
+            moved = _metric(
+                r.text, "portal_http_requests_total", route="/readyz", status="200"
+            ) - _metric(before[name], "portal_http_requests_total", route="/readyz", status="200")
             assert moved >= 3, name
             if name != "gateway":  # the gateway proxies unknown paths (its catch-all route)
                 assert _metric(r.text, "portal_http_requests_total", status="404") >= 1
-            assert _metric(r.text, "portal_http_request_duration_seconds_count", route="/readyz") >= 3
+            assert (
+                _metric(r.text, "portal_http_request_duration_seconds_count", route="/readyz") >= 3
+            )
 
         # events published: the gateway records identity.user.created in its outbox
         gw = system.gateway_url
         async with httpx.AsyncClient(base_url=gw, timeout=30) as api:
             admin = await login(api, system.admin_email, system.admin_password)
-            published0 = _metric(after["gateway"], "portal_events_published_total",
-                                 type="identity.user.created")
+            published0 = _metric(
+                after["gateway"], "portal_events_published_total", type="identity.user.created"
+            )
             await create_user(api, admin, full_name="Олена Коваль-Дем'яненко")
 
         async def published_moved():
             text = (await client.get(f"{urls['gateway']}/metrics")).text
-            assert _metric(text, "portal_events_published_total",
-                           type="identity.user.created") >= published0 + 1
+            assert (
+                _metric(text, "portal_events_published_total", type="identity.user.created")
+                >= published0 + 1
+            )
             assert "portal_outbox_backlog" in text
 
         await eventually(published_moved, timeout=15)
 
         # events consumed: a storage.file.deleted event (as storage's relay publishes it) is
         # handled by catalog's durable consumer catalog__files
-        consumed0 = _metric(after["catalog"], "portal_events_consumed_total",
-                            consumer="catalog__files", type="storage.file.deleted")
+        consumed0 = _metric(
+            after["catalog"],
+            "portal_events_consumed_total",
+            consumer="catalog__files",
+            type="storage.file.deleted",
+        )
         event = {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/storage",
-            "type": "storage.file.deleted", "subject": str(uuid.uuid4()),
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/storage",
+            "type": "storage.file.deleted",
+            "subject": str(uuid.uuid4()),
             "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "datacontenttype": "application/json",
-            "data": {"id": str(uuid.uuid4()), "organization_id": str(uuid.uuid4()),
-                     "bucket": "portal", "key": "datasets/звіт.csv"},
+            "data": {
+                "id": str(uuid.uuid4()),
+                "organization_id": str(uuid.uuid4()),
+                "bucket": "portal",
+                "key": "datasets/звіт.csv",
+            },
         }
         nc = await nats.connect(system.servers.nats_url)
         try:
             js = nc.jetstream()
             await eventually(lambda: js.stream_info("STORAGE"), timeout=15)
-            await js.publish("storage.file.deleted", json.dumps(event).encode(),
-                             headers={"Nats-Msg-Id": event["id"]})
+            await js.publish(
+                "storage.file.deleted",
+                json.dumps(event).encode(),
+                headers={"Nats-Msg-Id": event["id"]},
+            )
         finally:
             await nc.close()
 
         async def consumed_moved():
             text = (await client.get(f"{urls['catalog']}/metrics")).text
-            assert _metric(text, "portal_events_consumed_total", consumer="catalog__files",
-                           type="storage.file.deleted") >= consumed0 + 1
+            assert (
+                _metric(
+                    text,
+                    "portal_events_consumed_total",
+                    consumer="catalog__files",
+                    type="storage.file.deleted",
+                )
+                >= consumed0 + 1
+            )
 
         await eventually(consumed_moved, timeout=20)
 
@@ -144,23 +171,29 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_no_event(system, tm
     admin_password = secrets.token_urlsafe(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "OTEL_"))}
     env.update(system.env["gateway"])
-    env.update({
-        "PORTAL_GATEWAY_PORT": str(port),
-        "PORTAL_GATEWAY_DATABASE_URL": servers.database_url(database),
-        "PORTAL_GATEWAY_SIGNING_KEY_DIR": str(tmp_path / "keys"),
-        "PORTAL_ADMIN_EMAIL": "sigterm-admin@example.com",
-        "PORTAL_ADMIN_PASSWORD": admin_password,
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "PORTAL_GATEWAY_PORT": str(port),
+            "PORTAL_GATEWAY_DATABASE_URL": servers.database_url(database),
+            "PORTAL_GATEWAY_SIGNING_KEY_DIR": str(tmp_path / "keys"),
+            "PORTAL_ADMIN_EMAIL": "sigterm-admin@example.com",
+            "PORTAL_ADMIN_PASSWORD": admin_password,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     argv = image_command("gateway")
-    migrate = subprocess.run([*argv[:-1], "migrate"], env=env, capture_output=True, timeout=120)
+    migrate = await asyncio.to_thread(
+        subprocess.run, [*argv[:-1], "migrate"], env=env, capture_output=True, timeout=120
+    )
     assert migrate.returncode == 0, migrate.stderr.decode()[-2000:]
     log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
             async def ready():
                 assert proc.poll() is None, (tmp_path / "gateway.log").read_text()[-3000:]
                 assert (await client.get("/readyz")).status_code == 200
@@ -171,9 +204,12 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_no_event(system, tm
             admin = bearer(await login(client, "sigterm-admin@example.com", admin_password))
 
             def user_body(i: int) -> dict:
-                return {"email": f"sig-{secrets.token_hex(4)}-{i}@example.com",
-                        "password": secrets.token_urlsafe(16),
-                        "full_name": f"Тарас Григорович Шевченко-{i} (обʼєкт’с)", "roles": []}
+                return {
+                    "email": f"sig-{secrets.token_hex(4)}-{i}@example.com",
+                    "password": secrets.token_urlsafe(16),
+                    "full_name": f"Тарас Григорович Шевченко-{i} (обʼєкт’с)",
+                    "roles": [],
+                }
 
             first_chunk_sent, sigterm_sent = asyncio.Event(), asyncio.Event()
 
@@ -195,9 +231,13 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_no_event(system, tm
 
             # its own connection, so the server has parsed its headers before the burst
             async with httpx.AsyncClient(base_url=base, timeout=60) as slow_client:
-                slow = asyncio.create_task(slow_client.post(
-                    "/api/v1/users", content=slow_body(),
-                    headers={**admin, "content-type": "application/json"}))
+                slow = asyncio.create_task(
+                    slow_client.post(
+                        "/api/v1/users",
+                        content=slow_body(),
+                        headers={**admin, "content-type": "application/json"},
+                    )
+                )
                 await first_chunk_sent.wait()
                 await asyncio.sleep(0.5)
                 # a burst of writes, then another one still in flight when SIGTERM arrives
@@ -211,7 +251,9 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_no_event(system, tm
                 results += await asyncio.gather(*in_flight)
             assert all(isinstance(r, httpx.Response) and r.status_code == 201 for r in results[:10])
         created = [slow_resp.json()["id"]] + [
-            r.json()["id"] for r in results if isinstance(r, httpx.Response) and r.status_code == 201
+            r.json()["id"]
+            for r in results
+            if isinstance(r, httpx.Response) and r.status_code == 201
         ]
         assert len(created) >= 2
         for r in results:  # nothing half-done: accepted (201) or never reached the app
@@ -228,9 +270,11 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_no_event(system, tm
         conn = await asyncpg.connect(servers.postgres.dsn(database))
         try:
             pending = await conn.fetchval(
-                "SELECT count(*) FROM outbox_message WHERE published_at IS NULL")
+                "SELECT count(*) FROM outbox_message WHERE published_at IS NULL"
+            )
             total = await conn.fetchval(
-                "SELECT count(*) FROM outbox_message WHERE type = 'identity.user.created'")
+                "SELECT count(*) FROM outbox_message WHERE type = 'identity.user.created'"
+            )
         finally:
             await conn.close()
         assert pending == 0

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from portal_kit import tracing
 from portal_kit.events.envelope import CloudEvent
 from portal_kit.events.outbox import record
 from portal_kit.events.tables import OutboxMessage
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 async def test_traceparent_goes_into_the_event_and_the_consumer_continues_the_trace():
@@ -21,8 +20,13 @@ async def test_traceparent_goes_into_the_event_and_the_consumer_continues_the_tr
     engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")  # never used
     session = AsyncSession(engine)
     with tracer.start_as_current_span("POST /api/v1/datasets") as request_span:
-        event = await record(session, source="/catalog", type="catalog.dataset.published",
-                             data={"назва": "Бюджет м. Запоріжжя"}, subject="x")
+        event = await record(
+            session,
+            source="/catalog",
+            type="catalog.dataset.published",
+            data={"назва": "Бюджет м. Запоріжжя"},
+            subject="x",
+        )
     row = next(o for o in session.new if isinstance(o, OutboxMessage))
     traceparent = row.payload["traceparent"]
     trace_id = format(request_span.get_span_context().trace_id, "032x")
