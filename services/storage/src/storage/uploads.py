@@ -95,6 +95,7 @@ def _open(s: UploadSession) -> None:
 
 async def _list_parts(s3: Any, s: UploadSession) -> list[PartInfo]:
     parts: list[PartInfo] = []
+    stamps: list[Any] = []
     marker: str | None = None
     while True:
         try:
@@ -107,11 +108,17 @@ async def _list_parts(s3: Any, s: UploadSession) -> list[PartInfo]:
             raise
         for p in result.parts:
             parts.append(PartInfo(part_number=p.part_number, etag=p.etag.strip('"'), size=p.size))
+            stamps.append(p.last_modified)
         if not result.is_truncated or not result.next_part_number_marker:
             break
         marker = str(result.next_part_number_marker)
-    parts.sort(key=lambda p: p.part_number)
-    return parts
+    # a part sent twice may be listed twice by some servers: the newest copy counts
+    latest: dict[int, tuple[Any, int, PartInfo]] = {}
+    for i, (p, ts) in enumerate(zip(parts, stamps, strict=True)):
+        rank = (ts.timestamp() if ts is not None else 0.0, i)
+        if p.part_number not in latest or rank > latest[p.part_number][:2]:
+            latest[p.part_number] = (*rank, p)
+    return [latest[n][2] for n in sorted(latest)]
 
 
 @router.post(

@@ -1,0 +1,136 @@
+"""A stopped S3 server, and limits enforced while streaming (in-process app on the real servers)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import MiB, Generated, Org, s3_keys, s3_multipart_uploads
+
+
+async def test_s3_down_gives_503(gw: httpx.AsyncClient, org: Org, servers: Any) -> None:
+    r = await gw.post(
+        f"/api/v1/files?organization_id={org.id}", content=b"a,b\n1,2\n", headers={**org.h, "X-File-Name": "x.csv"}
+    )
+    fid = r.json()["id"]
+    servers.s3.stop()
+    try:
+        r = await gw.post(
+            f"/api/v1/files?organization_id={org.id}",
+            content=b"a,b\n1,2\n",
+            headers={**org.h, "X-File-Name": "y.csv"},
+        )
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/storage-unavailable")
+        r = await gw.get(f"/api/v1/files/{fid}", headers=org.h)
+        assert r.status_code == 503
+    finally:
+        servers.s3.start()
+    r = await gw.get(f"/api/v1/files/{fid}", headers=org.h)
+    assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
+
+
+@pytest.fixture(scope="module")
+async def small_app(servers: Any, system: Any) -> Any:
+    """The storage app in this process, with a 12 MiB limit, on the system's database and S3."""
+    from storage.main import create_app
+    from storage.settings import Settings
+
+    env = system.env["storage"]
+    settings = Settings(
+        database_url=env["PORTAL_STORAGE_DATABASE_URL"],
+        nats_url=servers.nats_url,
+        s3_endpoint=servers.s3_endpoint,
+        s3_access_key=servers.s3_access_key,
+        s3_secret_key=servers.s3_secret_key,
+        s3_bucket=servers.s3_bucket,
+        jwks_url=env["PORTAL_STORAGE_JWKS_URL"],
+        run_worker=False,
+        max_file_size=12 * MiB,
+        part_size=5 * MiB,
+        log_json=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        yield app, state
+
+
+async def test_oversize_streamed_is_refused_and_aborted(small_app: Any, org: Org, servers: Any) -> None:
+    app, state = small_app
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        scope["state"] = dict(state)
+        await app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://storage") as c:
+        gen = Generated(20 * MiB)  # no Content-Length: found out while streaming, after 2 parts
+        r = await c.post(
+            f"/api/v1/files?organization_id={org.id}",
+            content=gen.achunks(),
+            headers={**org.h, "X-File-Name": "%D0%B7%D0%B0.bin"},
+        )
+        assert r.status_code == 413, r.text
+        assert r.json()["max_size"] == 12 * MiB
+        r = await c.post(
+            f"/api/v1/files?organization_id={org.id}",
+            content=b"x" * 100,
+            headers={**org.h, "X-File-Name": "ok.txt", "Content-Length": str(13 * MiB)},
+        )
+        assert r.status_code == 413  # announced too large: refused before reading
+    await asyncio.sleep(0.2)
+    assert s3_keys(servers, f"files/{org.id}/") == []
+    assert s3_multipart_uploads(servers, f"files/{org.id}/") == []
+
+
+async def test_visibility_follows_catalog_events(
+    gw: httpx.AsyncClient, org: Org, servers: Any, eventually: Any
+) -> None:
+    import nats
+
+    from portal_kit.events.envelope import make_event
+
+    r = await gw.post(
+        f"/api/v1/files?organization_id={org.id}", content=b"a;b\n1;2\n", headers={**org.h, "X-File-Name": "pub.csv"}
+    )
+    fid = r.json()["id"]
+    ds = uuid.uuid4()
+
+    def doc(revision: int, status: str) -> dict:
+        now = "2026-11-27T10:00:00Z"
+        res = {"id": str(uuid.uuid4()), "dataset_id": str(ds), "name": "Дані", "file_id": fid,
+               "created_at": now, "modified_at": now}
+        return {"id": str(ds), "name": f"ds-{ds.hex[:8]}", "title": "Набір", "status": status,
+                "organization_id": str(org.id), "created_at": now, "modified_at": now,
+                "revision": revision, "resources": [res]}
+
+    nc = await nats.connect(servers.nats_url)
+    js = nc.jetstream()
+    try:
+        async def publish(t: str, data: dict) -> None:
+            ev = make_event(source="/catalog", type=t, data=data, subject=str(ds))
+            await js.publish(t, ev.to_json(), headers={"Nats-Msg-Id": ev.id})
+
+        await publish("catalog.dataset.published", doc(3, "published"))
+        await publish("catalog.dataset.updated", doc(2, "draft"))  # older, arrives late: ignored
+
+        async def public() -> None:
+            r = await gw.get(f"/api/v1/files/{fid}")
+            assert r.status_code == 200 and r.content == b"a;b\n1;2\n"
+
+        await eventually(public, timeout=20)
+        assert (await gw.get(f"/api/v1/files/{fid}/info")).json()["visibility"] == "public"
+        assert (await gw.delete(f"/api/v1/files/{fid}", headers=org.h)).status_code == 409
+        await publish("catalog.dataset.archived", doc(4, "archived"))
+
+        async def private() -> None:
+            assert (await gw.get(f"/api/v1/files/{fid}")).status_code == 404
+
+        await eventually(private, timeout=20)
+    finally:
+        await nc.close()
