@@ -474,12 +474,11 @@ async def resource_show(request: Request, session: AsyncSession, params: dict[st
     rid = as_uuid(ref_param(params))
     if rid is None:
         raise NotFound()
-    probe = json.dumps({"resources": [{"id": str(rid)}]})
     rows = await session.exec(  # type: ignore[call-overload]
         sa.select(HxDataset.package)
         .where(
             HxDataset.served.is_(True),
-            HxDataset.package.op("@>")(sa.cast(probe, HxDataset.package.type)),
+            HxDataset.package.contains({"resources": [{"id": str(rid)}]}),
         )
         .limit(1)
     )
