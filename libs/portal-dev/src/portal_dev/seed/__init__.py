@@ -38,6 +38,11 @@ class SeedContext:
     accounts: dict[str, str] = field(default_factory=dict)  # demo email -> password
     log: logging.Logger = log
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The same dict as ``ids`` (the name the step authors were told)."""
+        return self.ids
+
     async def login(self, email: str, password: str) -> str:
         """Get a JWT for a user (OAuth2 password form) and remember it."""
         r = await self.client.post(
