@@ -285,7 +285,13 @@ async def fulfil(session: AsyncSession, settings: Settings, request_id: uuid.UUI
                  register_entry_id: uuid.UUID | None) -> bool:
     r = (await session.exec(sa.select(DatasetRequest).where(  # type: ignore[call-overload]
         DatasetRequest.id == request_id).with_for_update())).scalars().first()  # type: ignore[arg-type]
-    if r is None or r.status == "fulfilled":
+    if r is None:
+        return False
+    if r.status == "fulfilled":
+        # the register entry may have told us first; the dataset event brings the name
+        if r.dataset_id == dataset_id and r.dataset_name is None and dataset_name:
+            r.dataset_name = dataset_name
+            bump(r)
         return False
     t = utc_now()
     r.status, r.dataset_id, r.dataset_name, r.fulfilled_at = "fulfilled", dataset_id, dataset_name, t
