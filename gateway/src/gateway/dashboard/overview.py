@@ -178,7 +178,11 @@ async def src_catalog(f: Fetcher, org: str | None, internal: bool) -> tuple[dict
             "Datasets by status",
             [col("status", "Статус", "Status"), col("count", "Кількість", "Count", "number")],
             [
-                {"status": names.get(s, (s, s))[0], "status_en": names.get(s, (s, s))[1], "count": n}
+                {
+                    "status": names.get(s, (s, s))[0],
+                    "status_en": names.get(s, (s, s))[1],
+                    "count": n,
+                }
                 for s, n in ds["by_status"].items()
             ],
             internal=internal and len(statuses) > 1,
@@ -258,7 +262,10 @@ async def src_overdue(f: Fetcher, org: str | None, internal: bool) -> tuple[dict
             col("organization", "Розпорядник", "Data steward"),
             col("overdue", "Прострочено", "Overdue", "number"),
         ],
-        [{"organization": o["organization_title"], "overdue": o["overdue"]} for o in od["by_organization"]],
+        [
+            {"organization": o["organization_title"], "overdue": o["overdue"]}
+            for o in od["by_organization"]
+        ],
         chart="bar",
         label="organization",
         values=["overdue"],
@@ -509,7 +516,11 @@ async def src_requests(f: Fetcher, org: str | None, internal: bool) -> tuple[dic
     page = await f.get("feedback", "/api/v1/requests", {"sort": "votes", "limit": 100})
     items = page["items"]
     if org:
-        items = [i for i in items if org in (i.get("organization_id"), i.get("suggested_organization_id"))]
+        items = [
+            i
+            for i in items
+            if org in (i.get("organization_id"), i.get("suggested_organization_id"))
+        ]
     top = items[:TOP]
     return {
         "requests_total": page["total"],
@@ -524,7 +535,10 @@ async def src_requests(f: Fetcher, org: str | None, internal: bool) -> tuple[dic
                 col("status", "Статус", "Status"),
                 col("votes", "Голосів", "Votes", "number"),
             ],
-            [{"title": i["title"], "status": i["status"], "votes": i.get("votes") or 0} for i in top],
+            [
+                {"title": i["title"], "status": i["status"], "votes": i.get("votes") or 0}
+                for i in top
+            ],
             chart="bar",
             label="title",
             values=["votes"],
@@ -576,7 +590,10 @@ async def src_downloads(f: Fetcher, org: str | None, internal: bool) -> tuple[di
             "downloads_by_dataset",
             "Найпопулярніші набори (завантаження)",
             "Most downloaded datasets",
-            [col("dataset", "Набір даних", "Dataset"), col("count", "Завантажень", "Downloads", "number")],
+            [
+                col("dataset", "Набір даних", "Dataset"),
+                col("count", "Завантажень", "Downloads", "number"),
+            ],
             ds_rows,
             chart="bar",
             label="dataset",
@@ -590,9 +607,10 @@ async def src_harvest(f: Fetcher, org: str | None, internal: bool) -> tuple[dict
     harvesters = st.get("harvesters", [])
 
     def is_dgu(h: dict[str, Any]) -> bool:
-        return "data.gov.ua" in (h.get("user_agent") or "").lower() or "ckan" in (
-            h.get("user_agent") or ""
-        ).lower()
+        return (
+            "data.gov.ua" in (h.get("user_agent") or "").lower()
+            or "ckan" in (h.get("user_agent") or "").lower()
+        )
 
     main = next((h for h in harvesters if is_dgu(h)), harvesters[0] if harvesters else None)
     run = (main or {}).get("last_run") or {}
@@ -620,7 +638,10 @@ async def src_harvest(f: Fetcher, org: str | None, internal: bool) -> tuple[dict
         col("complete", "Усе отримано", "Got everything"),
     ]
     if internal:
-        cols += [col("client", "Адреса", "Client address"), col("pulls", "Запитів", "Requests", "number")]
+        cols += [
+            col("client", "Адреса", "Client address"),
+            col("pulls", "Запитів", "Requests", "number"),
+        ]
     figures = {
         "harvest_published": st.get("published"),
         "harvest_last_at": (main or {}).get("last_pull_at"),
@@ -666,7 +687,9 @@ async def src_harvest(f: Fetcher, org: str | None, internal: bool) -> tuple[dict
     return figures, tables
 
 
-SOURCES: dict[str, tuple[str, Callable[[Fetcher, str | None, bool], Awaitable[tuple[dict, list[Table]]]]]] = {
+SOURCES: dict[
+    str, tuple[str, Callable[[Fetcher, str | None, bool], Awaitable[tuple[dict, list[Table]]]]]
+] = {
     "catalog": ("catalog", src_catalog),
     "overdue": ("catalog", src_overdue),
     "coverage": ("catalog", src_coverage),
@@ -678,7 +701,9 @@ SOURCES: dict[str, tuple[str, Callable[[Fetcher, str | None, bool], Awaitable[tu
 }
 
 
-async def compute(rt: Runtime, authorization: str | None, internal: bool, org: str | None) -> dict[str, Any]:
+async def compute(
+    rt: Runtime, authorization: str | None, internal: bool, org: str | None
+) -> dict[str, Any]:
     f = Fetcher(rt, authorization if internal else None)
 
     async def run(name: str) -> tuple[str, dict[str, Any], list[Table]]:
@@ -686,8 +711,16 @@ async def compute(rt: Runtime, authorization: str | None, internal: bool, org: s
         started = time.monotonic()
         try:
             figs, tables = await asyncio.wait_for(fn(f, org, internal), SOURCE_TIMEOUT * 2)
-            return name, {"status": "ok", "service": service, "figures": figs,
-                          "ms": round(1000 * (time.monotonic() - started))}, tables
+            return (
+                name,
+                {
+                    "status": "ok",
+                    "service": service,
+                    "figures": figs,
+                    "ms": round(1000 * (time.monotonic() - started)),
+                },
+                tables,
+            )
         except Unavailable as exc:
             reason = str(exc)
         except TimeoutError:

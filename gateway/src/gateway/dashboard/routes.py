@@ -62,9 +62,7 @@ async def load(request: Request, organization_id: uuid.UUID | None) -> tuple[dic
     org = str(organization_id) if organization_id else None
     rt = runtime(request)
     key = ("moderator" if internal else "public", org)
-    return await overview.CACHE.get(
-        key, lambda: overview.compute(rt, forwarded, internal, org)
-    )
+    return await overview.CACHE.get(key, lambda: overview.compute(rt, forwarded, internal, org))
 
 
 @router.get(
@@ -190,8 +188,9 @@ def _page_headers() -> dict[str, str]:
 
 @router.get("/dashboard", include_in_schema=False)
 async def dashboard_page() -> Response:
-    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
-                        headers=_page_headers())
+    return FileResponse(
+        STATIC / "index.html", media_type="text/html; charset=utf-8", headers=_page_headers()
+    )
 
 
 @router.get("/dashboard/", include_in_schema=False)
