@@ -9,12 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import MiB, Generated, Org, s3_keys, s3_multipart_uploads
+from .conftest import Generated, MiB, Org, s3_keys, s3_multipart_uploads
 
 
 async def test_s3_down_gives_503(gw: httpx.AsyncClient, org: Org, servers: Any) -> None:
     r = await gw.post(
-        f"/api/v1/files?organization_id={org.id}", content=b"a,b\n1,2\n", headers={**org.h, "X-File-Name": "x.csv"}
+        f"/api/v1/files?organization_id={org.id}",
+        content=b"a,b\n1,2\n",
+        headers={**org.h, "X-File-Name": "x.csv"},
     )
     fid = r.json()["id"]
     servers.s3.stop()
@@ -60,7 +62,9 @@ async def small_app(servers: Any, system: Any) -> Any:
         yield app, state
 
 
-async def test_oversize_streamed_is_refused_and_aborted(small_app: Any, org: Org, servers: Any) -> None:
+async def test_oversize_streamed_is_refused_and_aborted(
+    small_app: Any, org: Org, servers: Any
+) -> None:
     app, state = small_app
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
@@ -92,26 +96,42 @@ async def test_visibility_follows_catalog_events(
     gw: httpx.AsyncClient, org: Org, servers: Any, eventually: Any
 ) -> None:
     import nats
-
     from portal_kit.events.envelope import make_event
 
     r = await gw.post(
-        f"/api/v1/files?organization_id={org.id}", content=b"a;b\n1;2\n", headers={**org.h, "X-File-Name": "pub.csv"}
+        f"/api/v1/files?organization_id={org.id}",
+        content=b"a;b\n1;2\n",
+        headers={**org.h, "X-File-Name": "pub.csv"},
     )
     fid = r.json()["id"]
     ds = uuid.uuid4()
 
     def doc(revision: int, status: str) -> dict:
         now = "2026-11-27T10:00:00Z"
-        res = {"id": str(uuid.uuid4()), "dataset_id": str(ds), "name": "Дані", "file_id": fid,
-               "created_at": now, "modified_at": now}
-        return {"id": str(ds), "name": f"ds-{ds.hex[:8]}", "title": "Набір", "status": status,
-                "organization_id": str(org.id), "created_at": now, "modified_at": now,
-                "revision": revision, "resources": [res]}
+        res = {
+            "id": str(uuid.uuid4()),
+            "dataset_id": str(ds),
+            "name": "Дані",
+            "file_id": fid,
+            "created_at": now,
+            "modified_at": now,
+        }
+        return {
+            "id": str(ds),
+            "name": f"ds-{ds.hex[:8]}",
+            "title": "Набір",
+            "status": status,
+            "organization_id": str(org.id),
+            "created_at": now,
+            "modified_at": now,
+            "revision": revision,
+            "resources": [res],
+        }
 
     nc = await nats.connect(servers.nats_url)
     js = nc.jetstream()
     try:
+
         async def publish(t: str, data: dict) -> None:
             ev = make_event(source="/catalog", type=t, data=data, subject=str(ds))
             await js.publish(t, ev.to_json(), headers={"Nats-Msg-Id": ev.id})

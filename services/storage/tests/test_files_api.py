@@ -13,11 +13,21 @@ import httpx
 
 from .conftest import Org, s3_keys
 
-CSV_UK = "назва;сума\nШкола №1 «Дзвіночок»;100\nКомунальне підприємство 'Водоканал';200\nм. Запоріжжя ʼ’;300\n"
+CSV_UK = (
+    "назва;сума\nШкола №1 «Дзвіночок»;100\n"
+    "Комунальне підприємство 'Водоканал';200\nм. Запоріжжя ʼ’;300\n"
+)
 
 
-async def up(gw: httpx.AsyncClient, org: Org, data: bytes, name: str, headers: dict | None = None) -> httpx.Response:
-    h = {**org.h, "X-File-Name": quote(name), "Content-Type": "application/octet-stream", **(headers or {})}
+async def up(
+    gw: httpx.AsyncClient, org: Org, data: bytes, name: str, headers: dict | None = None
+) -> httpx.Response:
+    h = {
+        **org.h,
+        "X-File-Name": quote(name),
+        "Content-Type": "application/octet-stream",
+        **(headers or {}),
+    }
     return await gw.post(f"/api/v1/files?organization_id={org.id}", content=data, headers=h)
 
 
@@ -35,7 +45,16 @@ async def test_csv_with_ukrainian_name_and_content(gw: httpx.AsyncClient, org: O
     assert 'filename="Biudzhet_m._Zaporizhzhia2026.csv"' in cd
     assert r.headers["content-type"].startswith("text/csv")
     meta = (await gw.get(f"/api/v1/files/{info['id']}/info", headers=org.h)).json()
-    assert set(meta) >= {"id", "organization_id", "name", "size", "sha256", "media_type", "created_at", "visibility"}
+    assert set(meta) >= {
+        "id",
+        "organization_id",
+        "name",
+        "size",
+        "sha256",
+        "media_type",
+        "created_at",
+        "visibility",
+    }
     assert meta["created_at"].endswith("Z")
 
 
@@ -57,7 +76,9 @@ async def test_csv_that_is_a_zip_is_flagged(gw: httpx.AsyncClient, org: Org) -> 
     assert got.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_executable_is_refused_and_nothing_stored(gw: httpx.AsyncClient, org: Org, servers: Any) -> None:
+async def test_executable_is_refused_and_nothing_stored(
+    gw: httpx.AsyncClient, org: Org, servers: Any
+) -> None:
     r = await up(gw, org, b"MZ\x90\x00" + b"\x00" * 5000, "звіт.xlsx")
     assert r.status_code == 415
     assert r.headers["content-type"] == "application/problem+json"
@@ -65,7 +86,9 @@ async def test_executable_is_refused_and_nothing_stored(gw: httpx.AsyncClient, o
     assert s3_keys(servers, f"files/{org.id}/") == []
 
 
-async def test_auth_and_input_errors(gw: httpx.AsyncClient, org: Org, outsider: dict, admin: dict) -> None:
+async def test_auth_and_input_errors(
+    gw: httpx.AsyncClient, org: Org, outsider: dict, admin: dict
+) -> None:
     url = f"/api/v1/files?organization_id={org.id}"
     r = await gw.post(url, content=b"abc", headers={"X-File-Name": "a.txt"})
     assert r.status_code == 401
@@ -128,7 +151,9 @@ async def test_ranges_conditional_and_head(gw: httpx.AsyncClient, org: Org) -> N
     r = await gw.get(url, headers={**org.h, "If-Range": '"other"', "Range": "bytes=0-0"})
     assert r.status_code == 200
     r = await gw.head(url, headers=org.h)
-    assert r.status_code == 200 and r.headers["content-length"] == str(len(data)) and r.content == b""
+    assert (
+        r.status_code == 200 and r.headers["content-length"] == str(len(data)) and r.content == b""
+    )
 
 
 async def test_download_counts(gw: httpx.AsyncClient, org: Org) -> None:
@@ -164,7 +189,9 @@ async def test_quota(gw: httpx.AsyncClient, org: Org, admin: dict, servers: Any)
         yield b"z" * 30
 
     r = await gw.post(
-        f"/api/v1/files?organization_id={org.id}", content=body(), headers={**org.h, "X-File-Name": "c.txt"}
+        f"/api/v1/files?organization_id={org.id}",
+        content=body(),
+        headers={**org.h, "X-File-Name": "c.txt"},
     )
     assert r.status_code == 413
     assert len(s3_keys(servers, f"files/{org.id}/")) == 1

@@ -16,7 +16,9 @@ PART = 5 * MiB
 
 async def start(gw: httpx.AsyncClient, org: Org, name: str, size: int | None = None) -> dict:
     r = await gw.post(
-        f"/api/v1/uploads?organization_id={org.id}", json={"name": name, "size": size}, headers=org.h
+        f"/api/v1/uploads?organization_id={org.id}",
+        json={"name": name, "size": size},
+        headers=org.h,
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -66,7 +68,9 @@ async def test_parts_twice_out_of_order_and_cut_mid_part(
     assert (await gw.post(f"/api/v1/uploads/{uid}/complete", headers=org.h)).status_code == 409
 
 
-async def test_abort_leaves_nothing(gw: httpx.AsyncClient, org: Org, servers: Any, outsider: dict) -> None:
+async def test_abort_leaves_nothing(
+    gw: httpx.AsyncClient, org: Org, servers: Any, outsider: dict
+) -> None:
     s = await start(gw, org, "abort.bin")
     uid = s["id"]
     assert (await put(gw, org, uid, 1, os.urandom(PART))).status_code == 200
@@ -80,12 +84,16 @@ async def test_abort_leaves_nothing(gw: httpx.AsyncClient, org: Org, servers: An
 
 
 async def test_session_errors(gw: httpx.AsyncClient, org: Org, outsider: dict) -> None:
-    r = await gw.post(f"/api/v1/uploads?organization_id={org.id}", json={"name": "x"}, headers=outsider)
+    r = await gw.post(
+        f"/api/v1/uploads?organization_id={org.id}", json={"name": "x"}, headers=outsider
+    )
     assert r.status_code == 403
     r = await gw.post(f"/api/v1/uploads?organization_id={org.id}", json={"size": 1}, headers=org.h)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "name"]
     r = await gw.post(
-        f"/api/v1/uploads?organization_id={org.id}", json={"name": "big", "size": 3 * 1024**3}, headers=org.h
+        f"/api/v1/uploads?organization_id={org.id}",
+        json={"name": "big", "size": 3 * 1024**3},
+        headers=org.h,
     )
     assert r.status_code == 413
     s = await start(gw, org, "small-parts.bin")
@@ -96,7 +104,9 @@ async def test_session_errors(gw: httpx.AsyncClient, org: Org, outsider: dict) -
     r = await gw.post(f"/api/v1/uploads/{uid}/complete", headers=org.h)
     assert r.status_code == 422  # part 1 is smaller than the S3 minimum
     r = await gw.post(
-        f"/api/v1/uploads/{uid}/complete", json={"parts": [{"part_number": 1, "etag": "nope"}]}, headers=org.h
+        f"/api/v1/uploads/{uid}/complete",
+        json={"parts": [{"part_number": 1, "etag": "nope"}]},
+        headers=org.h,
     )
     assert r.status_code == 422
     assert (await gw.delete(f"/api/v1/uploads/{uid}", headers=org.h)).status_code == 204

@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 
-from .conftest import MiB, Generated, Org, download_sha256, s3_keys
+from .conftest import Generated, MiB, Org, download_sha256, s3_keys
 
 
 async def upload_raw(
@@ -38,7 +38,9 @@ async def test_one_byte_roundtrip(gw: httpx.AsyncClient, org: Org) -> None:
     assert resp.headers["etag"] == f'"{info["sha256"]}"'
 
 
-async def test_ten_mb_roundtrip_raw_and_multipart(gw: httpx.AsyncClient, org: Org, servers: Any) -> None:
+async def test_ten_mb_roundtrip_raw_and_multipart(
+    gw: httpx.AsyncClient, org: Org, servers: Any
+) -> None:
     gen = Generated(10 * MiB + 123)
     r = await upload_raw(gw, org, gen.achunks(), "бюджет 2026.bin")
     assert r.status_code == 201, r.text
@@ -52,8 +54,8 @@ async def test_ten_mb_roundtrip_raw_and_multipart(gw: httpx.AsyncClient, org: Or
 
     async def form() -> Any:
         yield (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             f"filename*=UTF-8''%D0%97%D0%B0%D0%BF%D0%BE%D1%80%D1%96%D0%B6%D0%B6%D1%8F.bin\r\n"
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
@@ -77,7 +79,9 @@ async def test_ten_mb_roundtrip_raw_and_multipart(gw: httpx.AsyncClient, org: Or
 
 
 @pytest.mark.slow
-async def test_one_gb_roundtrip_bounded_memory(gw: httpx.AsyncClient, org: Org, system: Any) -> None:
+async def test_one_gb_roundtrip_bounded_memory(
+    gw: httpx.AsyncClient, org: Org, system: Any
+) -> None:
     proc = psutil.Process(system.procs["storage"].process.pid)
     base = proc.memory_info().rss
     peak = {"rss": base}
@@ -101,4 +105,6 @@ async def test_one_gb_roundtrip_bounded_memory(gw: httpx.AsyncClient, org: Org, 
     finally:
         done.set()
         await watcher
-    assert peak["rss"] < 150 * MiB, f"storage peaked at {peak['rss'] / MiB:.0f} MiB (idle {base / MiB:.0f})"
+    assert peak["rss"] < 150 * MiB, (
+        f"storage peaked at {peak['rss'] / MiB:.0f} MiB (idle {base / MiB:.0f})"
+    )

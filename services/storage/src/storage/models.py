@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from portal_kit.db import timestamp_field, utc_now
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -66,6 +67,12 @@ class UploadSession(SQLModel, table=True):
     created_at: datetime = timestamp_field(default_factory=utc_now)
     expires_at: datetime = timestamp_field()
     file_id: uuid.UUID | None = None
+    # part number -> ETag of the last copy sent through this service (a server may list a part
+    # sent twice twice; this says which copy is meant)
+    parts: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=sa.Column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    )
 
 
 class DownloadCount(SQLModel, table=True):

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from minio.error import S3Error
@@ -94,6 +95,12 @@ def _open(s: UploadSession) -> None:
 
 
 async def _list_parts(s3: Any, s: UploadSession) -> list[PartInfo]:
+    parts, stamps = await _list_all(s3, s)
+    return resolve_parts(parts, stamps, s.parts or {})
+
+
+async def _list_all(s3: Any, s: UploadSession) -> tuple[list[PartInfo], list[Any]]:
+    """Every part copy S3 lists, with its last-modified time."""
     parts: list[PartInfo] = []
     stamps: list[Any] = []
     marker: str | None = None
@@ -112,10 +119,20 @@ async def _list_parts(s3: Any, s: UploadSession) -> list[PartInfo]:
         if not result.is_truncated or not result.next_part_number_marker:
             break
         marker = str(result.next_part_number_marker)
-    # a part sent twice may be listed twice by some servers: the newest copy counts
-    latest: dict[int, tuple[Any, int, PartInfo]] = {}
+    return parts, stamps
+
+
+def resolve_parts(
+    parts: list[PartInfo], stamps: list[Any], recorded: dict[str, str]
+) -> list[PartInfo]:
+    """One entry per part number: the copy this service recorded last, else the newest listed."""
+    latest: dict[int, tuple[float, int, PartInfo]] = {}
     for i, (p, ts) in enumerate(zip(parts, stamps, strict=True)):
-        rank = (ts.timestamp() if ts is not None else 0.0, i)
+        want = recorded.get(str(p.part_number))
+        if want is not None and p.etag == want:
+            rank = (float("inf"), i)
+        else:
+            rank = (ts.timestamp() if ts is not None else 0.0, i)
         if p.part_number not in latest or rank > latest[p.part_number][:2]:
             latest[p.part_number] = (*rank, p)
     return [latest[n][2] for n in sorted(latest)]
@@ -244,7 +261,19 @@ async def put_part(
             raise
         finally:
             buf.clear()
-    return PartInfo(part_number=part_number, etag=etag.strip('"'), size=length)
+    etag = etag.strip('"')
+    async with ctx.sessionmaker() as db:
+        await db.exec(  # type: ignore[call-overload]
+            sa.update(UploadSession)
+            .where(col(UploadSession.id) == s.id)
+            .values(
+                parts=UploadSession.parts.op("||")(
+                    sa.func.jsonb_build_object(str(part_number), etag)
+                )
+            )  # type: ignore[union-attr]
+        )
+        await db.commit()
+    return PartInfo(part_number=part_number, etag=etag, size=length)
 
 
 @router.get(
@@ -296,13 +325,14 @@ async def complete_upload(
         _open(s)
         used = await service.used_bytes(db, s.organization_id)
         quota = await service.quota_of(db, settings, s.organization_id)
-    listed = await _list_parts(s3, s)
-    by_number = {p.part_number: p for p in listed}
+    every, stamps = await _list_all(s3, s)
+    listed = resolve_parts(every, stamps, s.parts or {})
+    copies = {(p.part_number, p.etag): p for p in every}
     if body is not None and body.parts:
         chosen = []
         for i, p in enumerate(sorted(body.parts, key=lambda p: p.part_number)):
-            have = by_number.get(p.part_number)
-            if have is None or have.etag != p.etag.strip('"'):
+            have = copies.get((p.part_number, p.etag.strip('"')))
+            if have is None:
                 raise Unprocessable(
                     f"Part {p.part_number} was not received with that ETag",
                     errors=[field_error(["body", "parts", i], "unknown part or ETag")],

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
         sa.Column("file_id", pg.UUID(as_uuid=True), nullable=True),
+        sa.Column("parts", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     )
     op.create_index("ix_upload_sessions_organization_id", "upload_sessions", ["organization_id"])
     op.create_index(
