@@ -392,7 +392,8 @@ async def test_moderator_sees_internal_figures(system: Any, world: dict, browser
     )
     await page.select_option("#org", world["o2"])
     await page.wait_for_function(
-        f"() => window.__dashboard.ready && window.__dashboard.doc.organization_id === '{world['o2']}'"
+        "(org) => window.__dashboard.ready && window.__dashboard.doc.organization_id === org",
+        arg=world["o2"],
     )
     doc = await page.evaluate("window.__dashboard.doc")
     tables = await page_tables(page)
