@@ -304,7 +304,8 @@ def add_dataset(
             lit = _dt(res.get(key))
             if lit is not None:
                 g.add((dist, prop, lit))
-        if res.get("hash") and len(res["hash"]) == 64:
+        # 2.1.1 allows only SHA-1 checksums; we keep SHA-256, so the checksum is a 3.0 feature
+        if profile == "3" and res.get("hash") and len(res["hash"]) == 64:
             ck = URIRef(f"{base}/dataset/{pkg['id']}/resource/{res['id']}#checksum")
             g.add((ck, RDF.type, SPDX.Checksum))
             alg = URIRef("https://spdx.org/rdf/terms#checksumAlgorithm_sha256")
