@@ -12,7 +12,7 @@ endif
 RUN := $(UV) run --no-sync
 ARGS ?=
 
-.PHONY: help tools run test lint bench
+.PHONY: help tools browser run test lint bench
 
 help: ## show the targets
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,7 +31,15 @@ tools: $(UV) ## install uv if missing, then the workspace from uv.lock
 run: tools ## start the whole system on the embedded stack (state in ./var, Ctrl-C stops)
 	$(RUN) python -m portal_dev run
 
-test: tools ## run the whole test suite on real servers (extra pytest args: ARGS="-k stack")
+browser: ## Debian's Chromium for the dashboard's browser test (never a downloaded browser)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the dashboard test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "could not install chromium: the dashboard browser test will be skipped"; \
+	else echo "chromium not found (install Debian's chromium): the dashboard browser test will be skipped"; fi
+
+test: tools browser ## run the whole test suite on real servers (extra pytest args: ARGS="-k stack")
 	$(RUN) pytest $(ARGS)
 
 lint: tools ## ruff check and ruff format --check
