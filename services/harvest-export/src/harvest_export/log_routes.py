@@ -12,7 +12,7 @@ from portal_kit.auth import Moderator
 from portal_kit.db import SessionDep
 from portal_kit.errors import Unprocessable, field_error
 
-from harvest_export import ckan
+from harvest_export import ckan, search
 from harvest_export.ckan_routes import settings_of
 from harvest_export.models import HxDataset, HxPull
 
@@ -164,6 +164,24 @@ async def _client_status(
         .scalars()
         .all()
     )
+    result: dict[str, Any] = {
+        "client": client,
+        "user_agent": agent,
+        "last_pull_at": last_at.isoformat().replace("+00:00", "Z"),
+        "pulls": pulls,
+        "last_run": None,
+        "runs": {},
+    }
+    for kind in ("ckan", "dcat"):
+        run = await _last_run(session, [p for p in recent if p.kind == kind], gap)
+        if run is not None:
+            result["runs"][kind] = run
+    if result["runs"]:
+        result["last_run"] = max(result["runs"].values(), key=lambda r: r["ended_at"])
+    return result
+
+
+async def _last_run(session: Any, recent: list[HxPull], gap: int) -> dict[str, Any] | None:
     run: list[HxPull] = []
     previous_at: datetime | None = None
     for p in recent:
@@ -171,31 +189,33 @@ async def _client_status(
             break
         run.append(p)
         previous_at = p.at
-        if _is_run_start(p) and (p.action in LISTING or p.action.startswith("catalog.")):
+        if _is_run_start(p):
             break
     run.reverse()
     listing = [p for p in run if p.action in LISTING or p.action.startswith("catalog.")]
     seen: set[uuid.UUID] = set()
     for p in run:
         seen.update(p.ids)
-    result: dict[str, Any] = {
-        "client": client,
-        "user_agent": agent,
-        "last_pull_at": last_at.isoformat().replace("+00:00", "Z"),
-        "pulls": pulls,
-        "last_run": None,
-    }
     if not listing:
-        return result
+        return None
     started = run[0].at
     bound = _since_bound(listing[0])
     conds = [HxDataset.served.is_(True), HxDataset.first_served_at <= started]
+    # the same filters the run asked for (organizations, groups...): expected is what it selected
+    for key in ("q", "fq"):
+        value = listing[0].params.get(key)
+        for text in value if isinstance(value, list) else [value]:
+            if text:
+                try:
+                    conds.append(search.parse(str(text)))
+                except (search.SearchQueryError, search.SearchError):
+                    pass
     if bound is not None:
         conds.append(HxDataset.metadata_modified >= bound)
         conds.append(HxDataset.metadata_modified <= ckan.naive(started))
     expected = set((await session.exec(sa.select(HxDataset.id).where(*conds))).scalars().all())
     missing = sorted(str(i) for i in expected - seen)
-    result["last_run"] = {
+    return {
         "started_at": started.isoformat().replace("+00:00", "Z"),
         "ended_at": run[-1].at.isoformat().replace("+00:00", "Z"),
         "via": listing[0].kind,
@@ -208,4 +228,3 @@ async def _client_status(
         "missing": len(missing),
         "missing_ids": missing[:50],
     }
-    return result
