@@ -12,7 +12,9 @@ import pytest
 from .conftest import Generated, MiB, Org, s3_keys, s3_multipart_uploads
 
 
-async def test_s3_down_gives_503(gw: httpx.AsyncClient, org: Org, servers: Any) -> None:
+async def test_s3_down_gives_503(
+    gw: httpx.AsyncClient, org: Org, servers: Any, eventually: Any
+) -> None:
     r = await gw.post(
         f"/api/v1/files?organization_id={org.id}",
         content=b"a,b\n1,2\n",
@@ -33,8 +35,12 @@ async def test_s3_down_gives_503(gw: httpx.AsyncClient, org: Org, servers: Any) 
         assert r.status_code == 503
     finally:
         servers.s3.start()
-    r = await gw.get(f"/api/v1/files/{fid}", headers=org.h)
-    assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
+
+    async def back() -> None:  # recovers by itself once S3 answers again
+        r = await gw.get(f"/api/v1/files/{fid}", headers=org.h)
+        assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
+
+    await eventually(back, timeout=30, interval=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +160,32 @@ async def test_visibility_follows_catalog_events(
         await eventually(private, timeout=20)
     finally:
         await nc.close()
+
+
+async def test_expired_sessions_are_aborted(
+    small_app: Any, gw: httpx.AsyncClient, org: Org, servers: Any
+) -> None:
+    import sqlalchemy as sa
+    from storage.models import UploadSession
+    from storage.uploads import expire_sessions
+
+    _, state = small_app
+    ctx = state["ctx"]
+    r = await gw.post(
+        f"/api/v1/uploads?organization_id={org.id}", json={"name": "stale.bin"}, headers=org.h
+    )
+    uid = r.json()["id"]
+    put = await gw.put(f"/api/v1/uploads/{uid}/parts/1", content=b"x" * 1000, headers=org.h)
+    assert put.status_code == 200
+    async with ctx.sessionmaker() as db:
+        await db.exec(
+            sa.update(UploadSession)
+            .where(UploadSession.id == uuid.UUID(uid))
+            .values(expires_at=sa.func.now() - sa.text("interval '1 minute'"))
+        )
+        await db.commit()
+    assert await expire_sessions(ctx) >= 1
+    assert (await gw.get(f"/api/v1/uploads/{uid}", headers=org.h)).json()["status"] == "expired"
+    assert s3_multipart_uploads(servers, f"files/{org.id}/") == []
+    r = await gw.put(f"/api/v1/uploads/{uid}/parts/2", content=b"y", headers=org.h)
+    assert r.status_code == 410

@@ -8,7 +8,7 @@ from urllib.parse import quote, unquote
 
 MAX_NAME = 255
 
-# the official Ukrainian transliteration (KMU resolution 55, 2010), simplified: no word-initial forms  # noqa: E501
+# the official Ukrainian transliteration (KMU 2010), no word-initial forms
 _UK = {
     "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh",
     "з": "z", "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n",

@@ -131,7 +131,8 @@ async def upload_file(
             settings.s3_bucket,
             key,
             chunks,
-            part_size=settings.part_size,
+            # S3 allows 10000 parts: larger parts only when the size limit needs them
+            part_size=max(settings.part_size, -(-settings.max_file_size // 9000)),
             on_head=on_head,
             on_progress=limits.check,
             head_size=SNIFF_BYTES,

@@ -49,7 +49,8 @@ class Settings(ServiceSettings):
 
     # uploads
     max_file_size: int = 2 * GiB
-    part_size: int = 8 * MiB  # S3 multipart part size for streamed uploads (>= 5 MiB)
+    # S3 multipart part size for streamed uploads (>= 5 MiB); at most ~2 parts are in memory
+    part_size: int = 5 * MiB
     organization_quota: int = 100 * GiB  # default per organization; 0 = unlimited
     allowed_media_types: list[str] = DEFAULT_ALLOWED_TYPES
     # reject a file whose bytes say it is an executable even if allowed_media_types has octet-stream
