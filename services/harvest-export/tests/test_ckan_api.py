@@ -17,8 +17,16 @@ def run_all_actions(url: str, get_only: bool, sample: dict) -> dict:
     ckan = ckanapi.RemoteCKAN(url, user_agent=ua, get_only=get_only)
     out: dict = {}
     out["package_search"] = ckan.action.package_search(
-        q="*:*", fq="res_format:CSV", rows=100, start=0, sort="id asc",
-        **{"facet.field": json.dumps(["organization", "tags", "res_format", "license_id", "groups"])},
+        q="*:*",
+        fq="res_format:CSV",
+        rows=100,
+        start=0,
+        sort="id asc",
+        **{
+            "facet.field": json.dumps(
+                ["organization", "tags", "res_format", "license_id", "groups"]
+            )
+        },
     )
     out["package_show"] = ckan.action.package_show(id=sample["id"])
     out["package_show_by_name"] = ckan.action.package_show(id=sample["name"])
@@ -101,8 +109,13 @@ async def test_ckanapi_every_action(hx, catalog350, get_only):
     assert out["status_show"]["ckan_version"].startswith("2.")
     assert isinstance(out["help_show"], str)
     errors = out["errors"]
-    assert set(errors) == {"not_found", "validation", "not_authorized", "search_query",
-                           "group_is_not_org"}
+    assert set(errors) == {
+        "not_found",
+        "validation",
+        "not_authorized",
+        "search_query",
+        "group_is_not_org",
+    }
     assert errors["validation"].error_dict["name_or_id"] == ["Missing value"]
 
 
@@ -119,11 +132,18 @@ async def test_transport_envelope_and_errors(hx, catalog350):
         r["v3"] = raw("GET", f"{base}/api/3/action/package_show?id={ds['id']}")
         r["noversion"] = raw("GET", f"{base}/api/action/package_show?id={ds['id']}")
         r["slash"] = raw("GET", f"{base}/api/3/action/package_show/?id={ds['id']}")
-        r["double_slash"] = raw("GET", f"{base}//api/3/action/organization_show?id={ds['organization_id']}")
-        r["post_json"] = raw("POST", f"{base}/api/3/action/package_search",
-                             json={"fq": f"id:{ds['id']}", "rows": 1})
-        r["post_bad_json"] = raw("POST", f"{base}/api/3/action/package_search",
-                                 data="{nope", headers={"Content-Type": "application/json"})
+        r["double_slash"] = raw(
+            "GET", f"{base}//api/3/action/organization_show?id={ds['organization_id']}"
+        )
+        r["post_json"] = raw(
+            "POST", f"{base}/api/3/action/package_search", json={"fq": f"id:{ds['id']}", "rows": 1}
+        )
+        r["post_bad_json"] = raw(
+            "POST",
+            f"{base}/api/3/action/package_search",
+            data="{nope",
+            headers={"Content-Type": "application/json"},
+        )
         r["post_list"] = raw("POST", f"{base}/api/3/action/package_search", json=[1, 2])
         r["unknown"] = raw("GET", f"{base}/api/3/action/package_frobnicate")
         r["write"] = raw("POST", f"{base}/api/3/action/package_update", json={"id": ds["id"]})
@@ -132,26 +152,45 @@ async def test_transport_envelope_and_errors(hx, catalog350):
         r["rows_huge"] = raw("GET", f"{base}/api/3/action/package_search?rows=5000&fl=id")
         r["past_end"] = raw("GET", f"{base}/api/3/action/package_search?start=100000&rows=100")
         r["bad_sort"] = raw("GET", f"{base}/api/3/action/package_search?sort=id+sideways")
-        r["bad_fq"] = raw("GET", f"{base}/api/3/action/package_search", params={"fq": "(organization:a"})
-        r["unknown_field"] = raw("GET", f"{base}/api/3/action/package_search", params={"fq": "colour:red"})
-        r["bad_date"] = raw("GET", f"{base}/api/3/action/package_search",
-                            params={"fq": "metadata_modified:[вчора TO *]"})
+        r["bad_fq"] = raw(
+            "GET", f"{base}/api/3/action/package_search", params={"fq": "(organization:a"}
+        )
+        r["unknown_field"] = raw(
+            "GET", f"{base}/api/3/action/package_search", params={"fq": "colour:red"}
+        )
+        r["bad_date"] = raw(
+            "GET",
+            f"{base}/api/3/action/package_search",
+            params={"fq": "metadata_modified:[вчора TO *]"},
+        )
         r["org_missing"] = raw("GET", f"{base}/api/3/action/organization_show?id=nobody-here")
         r["res_bad"] = raw("GET", f"{base}/api/3/action/resource_show?id=not-a-uuid")
-        r["q_cyr"] = raw("GET", f"{base}/api/3/action/package_search",
-                         params={"q": "пам’ятки", "rows": 1})
-        r["tags_q"] = raw("GET", f"{base}/api/3/action/package_search",
-                          params={"fq": "tags:\"м'ясо\"", "rows": 0})
-        r["range_now"] = raw("GET", f"{base}/api/3/action/package_search",
-                             params={"fq": "metadata_modified:[* TO NOW-1DAY]", "rows": 0})
-        r["neg_grouped"] = raw("GET", f"{base}/api/3/action/package_search",
-                               params={"fq": f"-(organization:{ds['organization_name']} OR groups:tran)",
-                                       "rows": 0})
+        r["q_cyr"] = raw(
+            "GET", f"{base}/api/3/action/package_search", params={"q": "пам’ятки", "rows": 1}
+        )
+        r["tags_q"] = raw(
+            "GET", f"{base}/api/3/action/package_search", params={"fq": 'tags:"м\'ясо"', "rows": 0}
+        )
+        r["range_now"] = raw(
+            "GET",
+            f"{base}/api/3/action/package_search",
+            params={"fq": "metadata_modified:[* TO NOW-1DAY]", "rows": 0},
+        )
+        r["neg_grouped"] = raw(
+            "GET",
+            f"{base}/api/3/action/package_search",
+            params={"fq": f"-(organization:{ds['organization_name']} OR groups:tran)", "rows": 0},
+        )
         return r
 
     r = await asyncio.to_thread(calls)
-    expected_action = {"v3": "package_show", "noversion": "package_show", "slash": "package_show",
-                       "double_slash": "organization_show", "post_json": "package_search"}
+    expected_action = {
+        "v3": "package_show",
+        "noversion": "package_show",
+        "slash": "package_show",
+        "double_slash": "organization_show",
+        "post_json": "package_search",
+    }
     for key, action_name in expected_action.items():
         assert r[key].status_code == 200, (key, r[key].text[:300])
         assert r[key].headers["content-type"] == "application/json;charset=utf-8"
@@ -184,7 +223,8 @@ async def test_transport_envelope_and_errors(hx, catalog350):
     assert r["org_missing"].status_code == 404
     assert r["org_missing"].json() == {
         "help": f"{base}/api/3/action/help_show?name=organization_show",
-        "success": False, "error": {"__type": "Not Found Error", "message": "Not found"},
+        "success": False,
+        "error": {"__type": "Not Found Error", "message": "Not found"},
     }
     assert r["res_bad"].status_code == 404
     assert r["q_cyr"].json()["result"]["count"] >= 1

@@ -11,12 +11,11 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
+from harvest_export import dcat as dcat_module
+from harvest_export import testing as T
 from pyshacl import validate
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
-
-from harvest_export import dcat as dcat_module
-from harvest_export import testing as T
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -44,8 +43,9 @@ SHAPES_3 = ("shapes.ttl", "range.ttl", "mdr-vocabularies.shape.ttl")
 
 
 def violations(data: Graph, shacl: Graph) -> list[str]:
-    _conforms, report, _text = validate(data, shacl_graph=shacl, inference="none",
-                                        allow_warnings=True)
+    _conforms, report, _text = validate(
+        data, shacl_graph=shacl, inference="none", allow_warnings=True
+    )
     return [
         f"{report.value(r, SH.focusNode)} {report.value(r, SH.resultPath)} "
         f"{report.value(r, SH.resultMessage)}"
@@ -109,8 +109,11 @@ async def test_profiles_paging_filters_and_head(hx, catalog350):
         r["bad_since"] = requests.get(f"{hx.url}/catalog.ttl?modified_since=учора", timeout=60)
         r["bad_profile"] = requests.get(f"{hx.url}/catalog.ttl?profiles=mine", timeout=60)
         r["beyond"] = requests.get(f"{hx.url}/catalog.ttl?page=999", timeout=60)
-        r["since"] = requests.get(f"{hx.url}/catalog.jsonld",
-                                  params={"modified_since": "2099-01-01T00:00:00Z"}, timeout=60)
+        r["since"] = requests.get(
+            f"{hx.url}/catalog.jsonld",
+            params={"modified_since": "2099-01-01T00:00:00Z"},
+            timeout=60,
+        )
         r["fmt"] = requests.get(f"{hx.url}/catalog.csv", timeout=60)
         return r
 
@@ -184,7 +187,9 @@ async def test_dataset_documents_schema_org_and_sitemap(hx, catalog350):
     assert pkg["url"] in locs and len(locs) == len(set(locs)) >= 350
 
 
-async def test_one_invalid_record_is_counted_and_never_breaks_the_catalog(hx, catalog350, monkeypatch):
+async def test_one_invalid_record_is_counted_and_never_breaks_the_catalog(
+    hx, catalog350, monkeypatch
+):
     """A dataset whose DCAT-AP fails the shapes when built: left out if it never validated,
     shown as it last validated otherwise; the catalog stays valid."""
     org = catalog350["orgs"][0]

@@ -1,4 +1,4 @@
-"""The harvest log for moderators: every pull, and per client whether its last run got everything."""
+"""The harvest log for moderators: every pull, and per client whether its last run got all."""
 
 from __future__ import annotations
 

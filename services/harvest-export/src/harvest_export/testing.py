@@ -1,4 +1,4 @@
-"""Test and bench helpers: catalog-shaped documents (as portal_kit.contracts.catalog defines them)."""
+"""Test and bench helpers: catalog-shaped documents (portal_kit.contracts.catalog)."""
 
 from __future__ import annotations
 
