@@ -105,6 +105,7 @@ async def test_one_gb_roundtrip_bounded_memory(
     finally:
         done.set()
         await watcher
+    print(f"storage RSS: idle {base / MiB:.0f} MiB, peak {peak['rss'] / MiB:.0f} MiB")
     assert peak["rss"] < 150 * MiB, (
         f"storage peaked at {peak['rss'] / MiB:.0f} MiB (idle {base / MiB:.0f})"
     )
