@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -10,6 +12,8 @@ from fastapi import APIRouter, Query
 from portal_kit.auth import OptionalPrincipal
 from portal_kit.contracts.catalog import DatasetDocument
 from portal_kit.db import SessionDep
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import defer
 
 from catalog import text
 from catalog.datasets import api_view, resource_document
@@ -87,57 +91,45 @@ async def search_datasets(
     if list_code:
         cond.append(d.c.list_code == list_code)
 
-    rank: Any = None
+    where_base = sa.and_(sa.true(), *cond)
     tsq = text.tsquery(q) if q else None
     if q and tsq is None:
-        cond.append(sa.false())  # only punctuation: nothing matches
-    if tsq:
-        query = sa.cast(sa.literal(tsq), sa.dialects.postgresql.TSQUERY)
-        qnorm = text.normalize(q)
-        fts = d.c.search_vector.op("@@")(query)
-        # `<%` (word similarity above pg_trgm.word_similarity_threshold, 0.6) can use the trigram index
-        trgm = sa.literal(qnorm).op("<%")(d.c.search_title)
-        cond.append(sa.or_(fts, trgm))
-        rank = sa.func.ts_rank_cd(d.c.search_vector, query) + sa.func.word_similarity(
-            qnorm, d.c.search_title
+        where_base = sa.false()  # only punctuation: nothing matches
+    sort = sort or ("relevance" if tsq else "modified")
+
+    # the page ids, the total and the facets: cached per search generation (published only:
+    # other statuses depend on the caller's organizations)
+    key = None
+    if status == "published":
+        key = (
+            q and text.normalize(q),
+            tuple(sorted(orgs)),
+            tuple(sorted(theme or [])),
+            tuple(sorted(f.upper() for f in fmts or [])),
+            tuple(sorted(lic or [])),
+            tuple(sorted(kws or [])),
+            tuple(sorted(freqs or [])),
+            list_code,
+            sort,
+            facets,
+            limit,
+            offset,
         )
+    gen = (await session.exec(sa.text("SELECT gen FROM search_state WHERE id = 1"))).scalar()  # type: ignore[call-overload]
+    hit = CACHE.get(gen, key) if key is not None else None
+    if hit is None:
+        hit = await _search(session, where_base, tsq, q, sort, facets, limit, offset)
+        if key is not None:
+            CACHE.put(gen, key, hit)
+    page_ids, total, facet_rows = hit
 
-    where = sa.and_(sa.true(), *cond)
-    sort = sort or ("relevance" if rank is not None else "modified")
-    if sort == "relevance" and rank is not None:
-        order = [rank.desc(), d.c.modified_at.desc()]
-    elif sort == "newest":
-        order = [sa.func.coalesce(d.c.first_published_at, d.c.created_at).desc(), d.c.id]
-    elif sort == "title":
-        order = [d.c.search_title.asc(), d.c.id]
-    else:
-        order = [d.c.modified_at.desc(), d.c.id]
-
-    total = (
-        await session.exec(sa.select(sa.func.count()).select_from(d).where(where))
-    ).scalar_one()  # type: ignore[call-overload]
-    rows = (
-        (
-            await session.exec(
-                sa.select(Dataset).where(where).order_by(*order).limit(limit).offset(offset)
-            )  # type: ignore[call-overload]
-        )
-        .scalars()
-        .all()
-    )
-
-    # documents for the page, in two queries
+    rows = await _load_page(session, page_ids)
     org_ids = {r.organization_id for r in rows}
-    org_map = {}
+    org_ids |= {uuid.UUID(v) for f, v, _ in facet_rows if f == "organization"}
+    org_map: dict[uuid.UUID, Organization] = {}
     if org_ids:
-        org_map = {
-            o.id: o
-            for o in (
-                await session.exec(sa.select(Organization).where(Organization.id.in_(org_ids)))
-            )
-            .scalars()
-            .all()  # type: ignore[call-overload,attr-defined]
-        }
+        res = await session.exec(sa.select(Organization).where(Organization.id.in_(org_ids)))  # type: ignore[call-overload,attr-defined]
+        org_map = {o.id: o for o in res.scalars().all()}
     res_map: dict[uuid.UUID, list[Resource]] = {}
     if rows:
         rres = await session.exec(  # type: ignore[call-overload]
@@ -164,79 +156,196 @@ async def search_datasets(
         "sort": sort,
     }
     if facets:
-        out["facets"] = await _facets(session, where, org_map)
+        out["facets"] = _facet_view(facet_rows, org_map)
     return out
 
 
-async def _facets(session, where, org_map) -> dict[str, list[dict[str, Any]]]:
+FACETS = ("organization", "theme", "format", "license", "keyword", "update_frequency")
+
+
+class _Cache:
+    """Search answers (page ids, total, facet counts) per search generation. The generation is
+    bumped by a trigger in every transaction that writes a dataset or an organization, so an
+    entry is never served after a change it does not reflect; a TTL bounds memory only."""
+
+    def __init__(self, size: int = 512, ttl: float = 300.0) -> None:
+        self.size, self.ttl = size, ttl
+        self.gen: int | None = None
+        self.items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+
+    def get(self, gen: int, key: Any) -> Any:
+        if gen != self.gen:
+            self.gen = gen
+            self.items.clear()
+            return None
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        self.items.move_to_end(key)
+        return found[1]
+
+    def put(self, gen: int, key: Any, value: Any) -> None:
+        if gen != self.gen:
+            return
+        self.items[key] = (time.monotonic() + self.ttl, value)
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+CACHE = _Cache()
+# below this many full-text matches, titles similar to the query (typos) are added
+TRIGRAM_BELOW = 20
+
+
+async def _search(
+    session: Any,
+    where: Any,
+    tsq: str | None,
+    q: str | None,
+    sort: str,
+    facets: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[uuid.UUID], int, list[tuple[str, str, int]]]:
     d = Dataset.__table__  # type: ignore[attr-defined]
-    f = (
-        sa.select(
+    if not tsq:
+        return await _run(session, where, None, sort, facets, limit, offset)
+    query = sa.cast(sa.literal(tsq), TSQUERY)
+    fts = d.c.search_vector.op("@@")(query)
+    rank = sa.func.ts_rank_cd(d.c.search_vector, query)
+    found = await _run(session, sa.and_(where, fts), rank, sort, facets, limit, offset)
+    if found[1] >= TRIGRAM_BELOW:
+        return found
+    # few full-text matches: add titles similar to the query (`<%`, word similarity above
+    # pg_trgm.word_similarity_threshold 0.6, uses the trigram index); only here is the costly
+    # word_similarity computed, over a small candidate set
+    qnorm = text.normalize(q)
+    trgm = sa.literal(qnorm).op("<%")(d.c.search_title)
+    rank = rank + sa.func.word_similarity(qnorm, d.c.search_title)
+    return await _run(session, sa.and_(where, sa.or_(fts, trgm)), rank, sort, facets, limit, offset)
+
+
+async def _run(
+    session: Any,
+    where: Any,
+    rank: Any,
+    sort: str,
+    facets: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[uuid.UUID], int, list[tuple[str, str, int]]]:
+    """One statement over one scan of the matching rows: the page, the total and the facets."""
+    d = Dataset.__table__  # type: ignore[attr-defined]
+    cols = [d.c.id]
+    if facets:
+        cols += [
             d.c.organization_id,
             d.c.themes,
             d.c.formats,
             d.c.license_id,
             d.c.keywords,
             d.c.update_frequency,
+        ]
+    if sort == "relevance" and rank is not None:
+        cols += [rank.label("rank"), d.c.modified_at]
+    elif sort == "newest":
+        cols.append(sa.func.coalesce(d.c.first_published_at, d.c.created_at).label("newest"))
+    elif sort == "title":
+        cols.append(d.c.search_title)
+    else:
+        cols.append(d.c.modified_at)
+    m = sa.select(*cols).where(where).cte("m")
+    if sort == "relevance" and rank is not None:
+        order = [m.c.rank.desc(), m.c.modified_at.desc(), m.c.id]
+    elif sort == "newest":
+        order = [m.c.newest.desc(), m.c.id]
+    elif sort == "title":
+        order = [m.c.search_title.asc(), m.c.id]
+    else:
+        order = [m.c.modified_at.desc(), m.c.id]
+    page = (
+        sa.select(
+            sa.literal("page").label("kind"),
+            sa.cast(m.c.id, sa.Text).label("value"),
+            sa.func.row_number().over(order_by=order).label("n"),
         )
-        .where(where)
-        .cte("f")
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
     )
-
-    def scalar(col: Any, name: str) -> Any:
-        return (
-            sa.select(
-                sa.literal(name).label("facet"),
-                sa.cast(col, sa.Text).label("value"),
-                sa.func.count().label("n"),
-            )
-            .select_from(f)
-            .where(col.is_not(None))
-            .group_by(col)
-        )
-
-    def array(col: Any, name: str) -> Any:
-        val = sa.func.unnest(col).table_valued("value").render_derived()
-        return (
-            sa.select(
-                sa.literal(name).label("facet"),
-                val.c.value.label("value"),
-                sa.func.count().label("n"),
-            )
-            .select_from(f)
-            .join(val, sa.true())
-            .group_by(val.c.value)
-        )
-
-    union = sa.union_all(
-        scalar(f.c.organization_id, "organization"),
-        array(f.c.themes, "theme"),
-        array(f.c.formats, "format"),
-        scalar(f.c.license_id, "license"),
-        array(f.c.keywords, "keyword"),
-        scalar(f.c.update_frequency, "update_frequency"),
-    )
-    rows = (await session.exec(union)).all()  # type: ignore[call-overload]
-    out: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("organization", "theme", "format", "license", "keyword", "update_frequency")
-    }
-    for facet, value, n in rows:
-        out[facet].append({"value": value, "count": n})
-    missing = [
-        uuid.UUID(x["value"]) for x in out["organization"] if uuid.UUID(x["value"]) not in org_map
+    parts: list[Any] = [
+        sa.select(page.subquery()),
+        sa.select(sa.literal("total"), sa.cast(sa.null(), sa.Text), sa.func.count()).select_from(m),
     ]
-    if missing:
-        for o in (
-            (await session.exec(sa.select(Organization).where(Organization.id.in_(missing))))
-            .scalars()
-            .all()
-        ):  # type: ignore[call-overload,attr-defined]
-            org_map[o.id] = o
-    for x in out["organization"]:
-        o = org_map.get(uuid.UUID(x["value"]))
-        x["name"] = o.name if o else None
-        x["title"] = o.title if o else None
+    if facets:
+
+        def scalar(col: Any, name: str) -> Any:
+            return (
+                sa.select(sa.literal(name).label("kind"), sa.cast(col, sa.Text), sa.func.count())
+                .where(col.is_not(None))
+                .group_by(col)
+            )
+
+        def array(col: Any, name: str) -> Any:
+            val = sa.func.unnest(col).table_valued("v").render_derived()
+            return (
+                sa.select(sa.literal(name).label("kind"), val.c.v, sa.func.count())
+                .select_from(m)
+                .join(val, sa.true())
+                .group_by(val.c.v)
+            )
+
+        agg = sa.union_all(
+            scalar(m.c.organization_id, "organization"),
+            array(m.c.themes, "theme"),
+            array(m.c.formats, "format"),
+            scalar(m.c.license_id, "license"),
+            array(m.c.keywords, "keyword"),
+            scalar(m.c.update_frequency, "update_frequency"),
+        ).subquery("agg")
+        cols_agg = list(agg.c)
+        ranked = sa.select(
+            cols_agg[0].label("kind"),
+            cols_agg[1].label("value"),
+            cols_agg[2].label("n"),
+            sa.func.row_number()
+            .over(partition_by=cols_agg[0], order_by=[cols_agg[2].desc(), cols_agg[1]])
+            .label("r"),
+        ).subquery("ranked")
+        parts.append(
+            sa.select(ranked.c.kind, ranked.c.value, ranked.c.n).where(ranked.c.r <= FACET_LIMIT)
+        )
+    rows = (await session.exec(sa.union_all(*parts))).all()  # type: ignore[call-overload]
+    page_rows = sorted((int(n), v) for k, v, n in rows if k == "page")
+    total = next(int(n) for k, _, n in rows if k == "total")
+    facet_rows = [(k, v, int(n)) for k, v, n in rows if k not in ("page", "total")]
+    return [uuid.UUID(v) for _, v in page_rows], total, facet_rows
+
+
+async def _load_page(session: Any, ids: list[uuid.UUID]) -> list[Dataset]:
+    if not ids:
+        return []
+    res = await session.exec(  # type: ignore[call-overload]
+        sa.select(Dataset)
+        .where(Dataset.id.in_(ids))  # type: ignore[attr-defined]
+        .options(defer(Dataset.search_vector))  # type: ignore[arg-type]
+    )
+    by_id = {ds.id: ds for ds in res.scalars().all()}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _facet_view(
+    facet_rows: list[tuple[str, str, int]], org_map: dict[uuid.UUID, Organization]
+) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in FACETS}
+    for facet, value, n in facet_rows:
+        item: dict[str, Any] = {"value": value, "count": n}
+        if facet == "organization":
+            o = org_map.get(uuid.UUID(value))
+            item["name"] = o.name if o else None
+            item["title"] = o.title if o else None
+        out[facet].append(item)
     for k in out:
         out[k].sort(key=lambda x: (-x["count"], str(x["value"])))
-        out[k] = out[k][:FACET_LIMIT]
     return out
