@@ -9,12 +9,23 @@ from typing import Any
 from . import SeedContext, SkipStep
 
 
+_LATIN = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh",
+    "з": "z", "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n",
+    "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ь": "", "ю": "iu", "я": "ia", "'": "", "’": "", "ʼ": "",
+})
+
+
 def _shared(ctx: SeedContext) -> dict[str, Any]:
     return getattr(ctx, "data", None) or ctx.ids
 
 
 async def _user(ctx: SeedContext, name: str, roles: list[str] | None = None) -> dict[str, str]:
-    email = f"{name}-{secrets.token_hex(3)}@example.com"
+    # an address a mail server accepts: the name in Latin letters, as people here write them
+    latin = name.lower().translate(_LATIN)
+    local = "".join(c if c.isascii() and c.isalnum() else "." for c in latin).strip(".")
+    email = f"{local}.{secrets.token_hex(2)}@example.com"
     password = secrets.token_urlsafe(12)
     r = await ctx.client.post("/api/v1/users", headers=await ctx.as_admin(), json={
         "email": email, "password": password, "full_name": name, "roles": roles or []})
