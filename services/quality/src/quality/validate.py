@@ -606,6 +606,21 @@ def _cell_text(v: Any) -> str:
     return str(v).strip()
 
 
+def _zip_bomb(path: Path, cfg: dict[str, Any]) -> str | None:
+    """A zip-based workbook (XLSX/ODS) whose members decompress beyond the limits, else None."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as z:
+        total = sum(i.file_size for i in z.infolist())
+    cap = int(cfg.get("max_spreadsheet_uncompressed_bytes", 512 << 20))
+    ratio = total / max(1, path.stat().st_size)
+    if total > cap or (total > 10 << 20 and ratio > int(cfg.get("max_zip_ratio", 100))):
+        return f"workbook decompresses to {total} bytes (ratio {ratio:.0f}): refused as a zip bomb"
+    return None
+
+
 def spreadsheet_to_csv(path: Path, out: Path) -> dict[str, Any]:
     """Convert the first sheet of an XLSX/XLS/ODS workbook into a UTF-8 CSV (the derived CSV)."""
     from python_calamine import CalamineWorkbook
@@ -676,6 +691,8 @@ def validate_file(src: Any, *, name: str | None = None, declared_format: str | N
                         break
             if book.stat().st_size > limit:
                 rep.add("format-error", fmt=fmt, detail=f"workbook larger than {limit} bytes")
+            elif bomb := _zip_bomb(book, cfg):  # hardening: the sheet parser holds all cells
+                rep.add("format-error", fmt=fmt, detail=bomb)
             else:
                 out = derived_csv or Path(tmp) / "derived.csv"
                 try:
@@ -735,10 +752,12 @@ def validate_file(src: Any, *, name: str | None = None, declared_format: str | N
         except ValueError as exc:
             rep.add("format-error", fmt="XML", detail=str(exc)[:200])
     elif fmt == "HTML":
-        if (declared_format or "").upper() in ("CSV", "TSV", "XLSX", "XLS", "ODS", "JSON", "XML",
-                                               "GEOJSON"):
-            rep.add("format-error", fmt=(declared_format or "").upper(),
-                    detail="the file is an HTML page, not data")
+        # the resource's format, else the file name's extension: the file may be validated
+        # before the catalog tells us which resource uses it
+        ext = name.rsplit(".", 1)[-1] if name and "." in name else ""
+        claim = (declared_format or ext or "").upper()
+        if claim in ("CSV", "TSV", "TXT", "XLSX", "XLS", "ODS", "JSON", "XML", "GEOJSON"):
+            rep.add("format-error", fmt=claim, detail="the file is an HTML page, not data")
     # drain the rest so size and hash cover the whole object
     try:
         while buf.read(1 << 20):
