@@ -36,7 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             s.stop()
         return 0
-    print("usage: python -m portal_dev [run|servers]", file=sys.stderr)
+    if cmd in ("backup", "restore"):
+        from .backup import main as backup_main
+
+        return backup_main(args)
+    if cmd == "consistency":
+        from .consistency import main as consistency_main
+
+        return consistency_main(args[1:])
+    print("usage: python -m portal_dev [run|servers|backup DIR|restore DIR|consistency]",
+          file=sys.stderr)
     return 2
 
 
