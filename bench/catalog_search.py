@@ -3,6 +3,9 @@ through the gateway, beside the gateway's bare /healthz under the same load.
 
     uv run python -m bench.catalog_search [--datasets 10000] [--requests 600] [--concurrency 16]
 
+The repeated queries are answered from the catalog's search cache after their first run; the
+"all distinct" row asks a different question (word x page) every time, so it measures the SQL.
+
 Starts its own servers and system (as ``make run`` does), loads the datasets by direct insert
 into the catalog's database (lexemes built by the catalog's own code), then runs bounded loads
 against 127.0.0.1 only.
@@ -23,7 +26,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
 from catalog import text
 from catalog.register import mandatory_rows
 from portal_dev.proc import free_port
@@ -93,8 +95,9 @@ async def load(dsn: str, n: int) -> None:
             oid = uuid.uuid4()
             org_ids.append(oid)
             await conn.execute(
-                "INSERT INTO organization (id, name, title, responsible_persons, requires_update_moderation,"
-                " created_at, modified_at, revision, deleted) VALUES ($1,$2,$3,'[]',true,$4,$4,1,false)",
+                "INSERT INTO organization (id, name, title, responsible_persons,"
+                " requires_update_moderation, created_at, modified_at, revision, deleted)"
+                " VALUES ($1,$2,$3,'[]',true,$4,$4,1,false)",
                 oid,
                 f"bench-org-{i}-{secrets.token_hex(2)}",
                 title,
@@ -137,11 +140,13 @@ async def load(dsn: str, n: int) -> None:
         )
         await conn.copy_records_to_table("tmp_ds", records=rows)
         await conn.execute(
-            "INSERT INTO dataset (id, name, title, description, status, organization_id, keywords, themes,"
-            " license_id, language, update_frequency, formats, access_rights, created_at, modified_at,"
-            " first_published_at, published_at, revision, search_title, search_vector)"
-            " SELECT id, name, title, description, 'published', organization_id, keywords, themes,"
-            " 'CC-BY-4.0', ARRAY['uk'], update_frequency, formats, 'PUBLIC', t, t, t, t, 1, search_title,"
+            "INSERT INTO dataset (id, name, title, description, status, organization_id,"
+            " keywords, themes, license_id, language, update_frequency, formats, access_rights,"
+            " created_at, modified_at, first_published_at, published_at, revision, search_title,"
+            " search_vector)"
+            " SELECT id, name, title, description, 'published', organization_id, keywords,"
+            " themes, 'CC-BY-4.0', ARRAY['uk'], update_frequency, formats, 'PUBLIC', t, t, t, t,"
+            " 1, search_title,"
             " setweight(array_to_tsvector(a),'A') || setweight(array_to_tsvector(b),'B')"
             " || setweight(array_to_tsvector(c),'C') FROM tmp_ds"
         )
@@ -208,6 +213,8 @@ def main() -> None:
             search = [f"/api/v1/datasets?q={q}" for q in QUERIES]
             faceted = [f"/api/v1/datasets?q={q}&theme=ECON&sort=modified" for q in QUERIES]
             browse = ["/api/v1/datasets?limit=20", "/api/v1/datasets?theme=TRAN&format=CSV"]
+            # every request a different question (word x page): the search cache never answers
+            distinct = [f"/api/v1/datasets?q={w}&offset={20 * k}" for k in range(40) for w in WORDS]
             results = [
                 (
                     "gateway /healthz (baseline)",
@@ -228,6 +235,12 @@ def main() -> None:
                     ),
                 ),
                 (
+                    "search, all distinct (uncached)",
+                    asyncio.run(
+                        run_load(system.gateway_url, distinct, args.requests, args.concurrency)
+                    ),
+                ),
+                (
                     "browse (no q, facets)",
                     asyncio.run(
                         run_load(system.gateway_url, browse, args.requests, args.concurrency)
@@ -238,7 +251,8 @@ def main() -> None:
             print(f"{'load':32} {'n':>5} {'err':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
             for name, r in results:
                 print(
-                    f"{name:32} {r['n']:5d} {r['errors']:4d} {r['p50']:8.1f} {r['p99']:8.1f} {r['rps']:8.1f}"
+                    f"{name:32} {r['n']:5d} {r['errors']:4d} {r['p50']:8.1f}"
+                    f" {r['p99']:8.1f} {r['rps']:8.1f}"
                 )
         finally:
             if system is not None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from portal_kit.app import ServiceContext, wake_relay
 from portal_kit.auth import CurrentPrincipal, Moderator, OptionalPrincipal, Principal
+from portal_kit.contracts.catalog import ResourceEvent
 from portal_kit.db import SessionDep, utc_now
 from portal_kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+from portal_kit.events.outbox import record
 
 from catalog import datasets as svc
-from catalog.common import check_if_match, jsonable, unprocessable, with_etag
+from catalog.common import SOURCE, check_if_match, jsonable, unprocessable, with_etag
 from catalog.models import Dataset, DatasetHistory, Organization, Resource, ResourceVersion
 from catalog.schemas import (
     DatasetCreate,
@@ -229,8 +233,12 @@ async def publish_dataset(
     if ds.status != "submitted" and not pending_update:
         raise Conflict(f"Only a submitted dataset or change can be published (status {ds.status})")
     history: dict[str, Any] = {}
+    resource_events: list[tuple[Resource, str]] = []
     if pending_update:
         for key, value in (ds.pending or {}).items():
+            if key == "resources":
+                resource_events = await _apply_resource_ops(session, ds, value, history)
+                continue
             new = svc.from_json_value(key, value)
             if getattr(ds, key) != new:
                 history[key] = {"before": jsonable(getattr(ds, key)), "after": jsonable(new)}
@@ -285,7 +293,15 @@ async def publish_dataset(
         note or None,
     )
     await svc.link_register(session, ds)
-    await svc.emit(session, ds, "updated" if pending_update else "published")
+    doc = await svc.emit(session, ds, "updated" if pending_update else "published")
+    for r, verb in resource_events:
+        await record(
+            session,
+            source=SOURCE,
+            type=f"catalog.resource.{verb}",
+            data=ResourceEvent(resource=svc.resource_document(r), dataset=doc),
+            subject=str(r.id),
+        )
     wake_relay(request)
     return await _respond(session, ds, principal)
 
@@ -312,7 +328,8 @@ async def reject_dataset(
     }
     if ds.status == "published" and ds.pending and ds.pending_status == "submitted":
         ds.pending_status = "rejected"
-        ds.moderation = decision
+        unreviewed = (ds.moderation or {}).get("unreviewed")
+        ds.moderation = {**decision, **({"unreviewed": unreviewed} if unreviewed else {})}
         ds.revision += 1
         session.add(ds)
         await svc.flush(session)
@@ -409,6 +426,153 @@ async def dataset_history(
             item.pop("actor_email", None)
         items.append(item)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+# -- resource changes of a published dataset whose organization moderates updates
+#
+# Adding, changing and removing resources are held in ``pending["resources"]`` (``add``: resource
+# documents with their future ids, ``update``: {resource id: changed fields}, ``delete``: [ids])
+# and applied when a moderator publishes the change, like passport fields. A new *version* of a
+# resource (the routine monthly file) applies at once and is listed in
+# ``moderation["unreviewed"]`` until a moderator reviews it (``POST .../review``).
+
+
+async def _held(session, ds: Dataset) -> bool:
+    if ds.status != "published":
+        return False
+    org = await session.get(Organization, ds.organization_id)
+    return bool(org is not None and org.requires_update_moderation)
+
+
+def _ops(ds: Dataset) -> tuple[dict[str, Any], dict[str, Any]]:
+    pending = copy.deepcopy(ds.pending or {})
+    ops = pending.setdefault("resources", {})
+    ops.setdefault("add", [])
+    ops.setdefault("update", {})
+    ops.setdefault("delete", [])
+    return pending, ops
+
+
+async def _propose(
+    session, ds: Dataset, pending: dict[str, Any], principal: Principal, changes: dict[str, Any]
+) -> None:
+    ds.pending = pending
+    ds.pending_status = "draft"
+    ds.revision += 1
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(session, ds, principal, "change_proposed", changes)
+
+
+def _held_response(ds: Dataset, body: dict[str, Any]) -> JSONResponse:
+    """202: held for moderation (the resource itself, and its ETag, did not change yet)."""
+    return JSONResponse(
+        jsonable({**body, "pending": True, "pending_status": ds.pending_status}), status_code=202
+    )
+
+
+async def _apply_resource_ops(
+    session, ds: Dataset, ops: dict[str, Any], history: dict[str, Any]
+) -> list[tuple[Resource, str]]:
+    """Publish held resource changes: returns (resource, verb) for the events."""
+    out: list[tuple[Resource, str]] = []
+    now = utc_now()
+    existing = await svc.load_resources(session, ds.id)
+    by_id = {str(r.id): r for r in existing}
+    for rid in ops.get("delete") or []:
+        r = by_id.pop(str(rid), None)
+        if r is None:
+            continue
+        history[f"resources.{r.id}"] = {
+            "before": jsonable(svc.resource_document(r)),
+            "after": None,
+        }
+        r.deleted = True
+        r.revision += 1
+        r.modified_at = now
+        session.add(r)
+        out.append((r, "deleted"))
+    for rid, changes in (ops.get("update") or {}).items():
+        r = by_id.get(str(rid))
+        if r is None:
+            continue
+        changed = False
+        for key, value in changes.items():
+            if getattr(r, key) != value:
+                history[f"resources.{r.id}.{key}"] = {
+                    "before": jsonable(getattr(r, key)),
+                    "after": jsonable(value),
+                }
+                setattr(r, key, value)
+                changed = True
+        if changed:
+            r.revision += 1
+            r.modified_at = now
+            session.add(r)
+            out.append((r, "updated"))
+    for i, doc in enumerate(ops.get("add") or []):
+        fields = {k: doc.get(k) for k in _RESOURCE_FIELDS if k in doc}
+        r = Resource(
+            **fields,
+            id=uuid.UUID(str(doc["id"])),
+            dataset_id=ds.id,
+            position=doc.get("position") if doc.get("position") is not None else len(by_id) + i,
+            created_at=now,
+            modified_at=now,
+        )
+        if r.file_id is not None:
+            r.file_id = uuid.UUID(str(r.file_id))
+        session.add(r)
+        history[f"resources.{r.id}"] = {"before": None, "after": jsonable(doc)}
+        out.append((r, "created"))
+    await svc.flush(session)
+    return out
+
+
+_RESOURCE_FIELDS = (
+    "name",
+    "name_en",
+    "description",
+    "format",
+    "media_type",
+    "file_id",
+    "url",
+    "download_url",
+    "size",
+    "sha256",
+    "structure_url",
+)
+
+
+@router.post(
+    "/{ref}/review",
+    summary="Mark the file replacements made since the last review as seen (moderators; If-Match)",
+)
+async def review_dataset(
+    ref: str,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+    body: NoteIn | None = None,
+) -> Response:
+    ds = await svc.find_dataset(session, ref, lock=True)
+    check_if_match(request, ds.revision)
+    seen = (ds.moderation or {}).get("unreviewed") or []
+    if not seen:
+        raise Conflict("Nothing to review")
+    ds.moderation = {k: v for k, v in (ds.moderation or {}).items() if k != "unreviewed"}
+    ds.revision += 1
+    session.add(ds)
+    await svc.flush(session)
+    await svc.add_history(
+        session,
+        ds,
+        principal,
+        "replacements_reviewed",
+        {},
+        {"reviewed": seen, **({"note": body.note} if body and body.note else {})},
+    )
+    return await _respond(session, ds, principal)
 
 
 # -- resources
@@ -519,6 +683,15 @@ async def create_resource(
         position=body.position if body.position is not None else len(existing),
     )
     await _apply_source(request, session, ds, r, body.file_id, body.url, ["body"])
+    if await _held(session, ds):
+        r.id = uuid.uuid4()
+        doc = jsonable(svc.resource_document(r))
+        pending, ops = _ops(ds)
+        ops["add"].append(doc)
+        await _propose(
+            session, ds, pending, principal, {f"resources.{r.id}": {"before": None, "after": doc}}
+        )
+        return _held_response(ds, doc)
     session.add(r)
     await svc.flush(session)
     await _touch(session, ds)
@@ -555,6 +728,19 @@ async def update_resource(
         raise unprocessable(["body", "name"], "may not be null")
     if changes.get("format"):
         changes["format"] = changes["format"].upper()
+    if await _held(session, ds):
+        pending, ops = _ops(ds)
+        held = ops["update"].setdefault(str(r.id), {})
+        proposal = {}
+        for key, value in changes.items():
+            before = held.get(key, jsonable(getattr(r, key)))
+            if before != jsonable(value):
+                proposal[f"resources.{r.id}.{key}"] = {"before": before, "after": jsonable(value)}
+                held[key] = jsonable(value)
+        view = {**jsonable(svc.resource_document(r)), **held}
+        if proposal:
+            await _propose(session, ds, pending, principal, proposal)
+        return _held_response(ds, view)
     history = {}
     for key, value in changes.items():
         if getattr(r, key) != value:
@@ -588,6 +774,15 @@ async def delete_resource(
     check_if_match(request, r.revision)
     if ds.status == "archived":
         raise Conflict("An archived dataset cannot be changed")
+    if await _held(session, ds):
+        pending, ops = _ops(ds)
+        if str(r.id) not in ops["delete"]:
+            ops["delete"].append(str(r.id))
+            ops["update"].pop(str(r.id), None)
+            before = jsonable(svc.resource_document(r))
+            change = {f"resources.{r.id}": {"before": before, "after": None}}
+            await _propose(session, ds, pending, principal, change)
+        return _held_response(ds, {"id": str(r.id), "deleted": True})
     r.deleted = True
     r.revision += 1
     r.modified_at = utc_now()
@@ -638,6 +833,18 @@ async def new_resource_version(
     r.modified_at = utc_now()
     session.add(r)
     await svc.flush(session)
+    if await _held(session, ds):
+        # applied at once (a routine data update must not wait), but a moderator must see it
+        moderation = copy.deepcopy(ds.moderation or {})
+        moderation.setdefault("unreviewed", []).append(
+            {
+                "resource_id": str(r.id),
+                "version": r.version,
+                "at": jsonable(r.modified_at),
+                "by": principal.email or principal.sub,
+            }
+        )
+        ds.moderation = moderation
     await _touch(session, ds)
     await svc.add_history(
         session,

@@ -307,13 +307,15 @@ async def resolve_file(
             "original_name": f.original_name,
         }
     elif f is None:
+        # storage's metadata route (services/storage: GET /api/v1/files/{id}/info, FileInfo:
+        # id, organization_id, name, size, sha256, media_type, download_url, ...)
         headers = {}
         if request.headers.get("authorization"):
             headers["Authorization"] = request.headers["authorization"]
         base = ctx.settings.public_base_url.rstrip("/")
         try:
             resp = await ctx.http.get(
-                f"{base}/api/v1/files/{file_id}", headers=headers, timeout=5.0
+                f"{base}/api/v1/files/{file_id}/info", headers=headers, timeout=5.0
             )
             if resp.status_code == 200:
                 j = resp.json()
@@ -321,10 +323,10 @@ async def resolve_file(
                     "organization_id": uuid.UUID(str(j["organization_id"])),
                     "size": j.get("size"),
                     "sha256": j.get("sha256"),
-                    "media_type": j.get("media_type") or j.get("content_type"),
-                    "original_name": j.get("original_name") or j.get("filename") or str(file_id),
+                    "media_type": j.get("media_type"),
+                    "original_name": j.get("name") or str(file_id),
                 }
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.info("storage lookup of %s failed: %r", file_id, exc)
     if info is None:
         raise unprocessable(loc, "file not found (upload it to /api/v1/files first)", "not_found")

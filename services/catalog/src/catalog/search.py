@@ -49,6 +49,10 @@ async def search_datasets(
     status: StatusFilter = "published",
     sort: Sort | None = None,
     facets: bool = True,
+    needs_review: Annotated[
+        bool,
+        Query(description="published datasets with file replacements no moderator reviewed yet"),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
@@ -90,6 +94,12 @@ async def search_datasets(
         cond.append(d.c.update_frequency.in_(freqs))
     if list_code:
         cond.append(d.c.list_code == list_code)
+    if needs_review:
+        cond.append(d.c.moderation.has_key("unreviewed"))
+        if principal is None:
+            cond.append(sa.false())
+        elif not principal.is_moderator:
+            cond.append(d.c.organization_id.in_(principal.organization_ids() or [uuid.uuid4()]))
 
     where_base = sa.and_(sa.true(), *cond)
     tsq = text.tsquery(q) if q else None
@@ -100,7 +110,7 @@ async def search_datasets(
     # the page ids, the total and the facets: cached per search generation (published only:
     # other statuses depend on the caller's organizations)
     key = None
-    if status == "published":
+    if status == "published" and not needs_review:
         key = (
             q and text.normalize(q),
             tuple(sorted(orgs)),
