@@ -85,7 +85,9 @@ def org_body(tag: str, title: str) -> dict[str, Any]:
     }
 
 
-def dataset_body(org_id: str, title: str = "Бюджет міста Запоріжжя", **extra: Any) -> dict[str, Any]:
+def dataset_body(
+    org_id: str, title: str = "Бюджет міста Запоріжжя", **extra: Any
+) -> dict[str, Any]:
     body = {
         "name": f"hard-{secrets.token_hex(5)}",
         "organization_id": org_id,

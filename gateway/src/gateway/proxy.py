@@ -212,6 +212,9 @@ async def proxy(request: Request) -> Response:
     response.raw_headers = [
         (k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in drop
     ]
+    if not any(k == b"x-content-type-options" for k, _ in response.raw_headers):
+        # hardening: data is never sniffed into HTML by a browser
+        response.raw_headers.append((b"x-content-type-options", b"nosniff"))
     return response
 
 

@@ -168,6 +168,16 @@ def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _nul_in_text(exc: BaseException | None) -> bool:
+    """PostgreSQL refused a string with a NUL byte (asyncpg CharacterNotInRepertoireError)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if "invalid byte sequence for encoding" in str(exc) and "0x00" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -204,6 +214,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        if _nul_in_text(exc):  # hardening: a NUL (%00) in a path, query or body string
+            return problem(400, "Text must not contain NUL characters", instance=request.url.path)
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(500, "An unexpected error occurred", instance=request.url.path)
 

@@ -594,6 +594,8 @@ async def dispatch(action_name: str, request: Request, session: AsyncSession) ->
     params = await read_params(request)
     if isinstance(params, Response):
         return params
+    # hardening: PostgreSQL text cannot hold NUL; a NUL in q/fq gave a 500
+    params = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in params.items()}
     try:
         result = await fn(request, session, params)
     except CkanError as exc:

@@ -26,7 +26,10 @@ KEEP_PARAMS = ("modified_since", "profiles", "profile", "q", "fq")
 
 
 def text_error(status: int, message: str) -> Response:
-    return Response(message, status_code=status, media_type="text/plain; charset=utf-8")
+    # hardening: every error of the API is problem+json (was text/plain)
+    from portal_kit.errors import problem
+
+    return problem(status, message)
 
 
 def profile_of(request: Request) -> str | Response:

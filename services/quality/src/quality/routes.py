@@ -87,7 +87,7 @@ async def resource_report(resource_id: uuid.UUID, session: SessionDep, principal
 
 
 @router.get("/kpi", summary="The 85 % KPI: now, weekly history, quarter-end, gap and fix-first list")
-async def kpi(session: SessionDep, quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None) -> dict[str, Any]:
+async def kpi(session: SessionDep, quarter: Annotated[str | None, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")] = None) -> dict[str, Any]:
     return await monitoring.kpi(session, utc_now(), quarter)
 
 
@@ -105,12 +105,12 @@ async def snapshot(session: SessionDep, _: Moderator,
 
 
 @router.get("/ratings", summary="Steward ratings for a quarter")
-async def ratings(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$")]) -> dict[str, Any]:
+async def ratings(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")]) -> dict[str, Any]:
     return await monitoring.ratings(session, quarter, utc_now())
 
 
 @router.get("/card", summary="Quarterly monitoring card (JSON, CSV with BOM, XLSX)")
-async def card(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$")],
+async def card(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")],
                organization: uuid.UUID | None = None,
                format: Literal["json", "csv", "xlsx"] = "json") -> Response:
     c = await monitoring.card(session, quarter, organization, utc_now())

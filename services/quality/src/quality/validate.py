@@ -310,135 +310,202 @@ def match_structure(header: list[str], tables: list[dict[str, Any]]) -> tuple[di
 def validate_rows(rows: Any, rep: Report, *, schema_tables: list[dict[str, Any]] | None,
                   on_error: Callable[[], int] | None = None) -> None:
     """Validate an iterator of rows (lists of str); the first row is the header."""
-    cfg = methodology()["validation"]
-    kmax = int(cfg["max_errors_per_code_and_column"])
     try:
         header = next(rows)
     except StopIteration:
         rep.add("source-error")
         return
-    header = [h.strip() for h in header]
-    width = len(header)
-    if width == 0 or not any(header):
-        rep.add("blank-header", row=1)
+    t = Table.start(header, rep, schema_tables)
+    if t is None:
         return
-    seen: dict[str, int] = {}
-    for i, h in enumerate(header):
-        if not h:
-            rep.add("blank-label", row=1, column=i + 1)
-            continue
-        k = _label_key(h)
-        if k in seen:
-            rep.add("duplicate-label", row=1, column=i + 1, field=h)
-        else:
-            seen[k] = i
-    # types and required flags per column
-    types: list[str | None] = [None] * width
-    required = [False] * width
-    schema_source = "inferred"
-    table, matched = match_structure(header, schema_tables or [])
-    if table is not None and matched > 0:
-        schema_source = "published"
-        rep.info["structure_table"] = table["table"]
-        for c in table["columns"]:
-            idx = seen.get(_label_key(c["name"]))
-            if idx is None:
-                idx = seen.get(_label_key(c.get("title") or ""))
-            if idx is None:
-                if c.get("required"):
-                    rep.add("missing-label", row=1, field=c["name"])
-                continue
-            types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
-            required[idx] = bool(c.get("required"))
-        known = {_label_key(c["name"]) for c in table["columns"]} | {
-            _label_key(c.get("title") or "") for c in table["columns"]}
-        for i, h in enumerate(header):
-            if h and _label_key(h) not in known:
-                rep.add("extra-label", row=1, column=i + 1, field=h)
-    elif schema_tables:
-        rep.info["structure_mismatch"] = True
-    rep.info["schema_source"] = schema_source
+    if t.py_rows(rows):
+        t.finish()
 
-    cols = [_Column(header[i], types[i], required[i], kmax) for i in range(width)]
-    structural_bad = 0
-    rn = 1
-    chunk: list[list[str]] = []
-    chunk_rows: list[int] = []
-    try:
-        for row in rows:
-            rn += 1
-            n = len(row)
-            if n != width:
-                structural_bad += 1
-                if n == 0 or not any(row):
-                    rep.add("blank-row", row=rn)
+
+class Table:
+    """The state of one table's check: header, per-column counters, the running row number.
+    Rows come either as Python lists (``py_rows``: csv module, spreadsheets, fallback) or as Arrow
+    tables of strings (``arrow_rows``: the fast path); both feed the same counters."""
+
+    def __init__(self, header: list[str], rep: Report, types: list[str | None], required: list[bool]) -> None:
+        cfg = methodology()["validation"]
+        self.rep = rep
+        self.header = header
+        self.width = len(header)
+        self.types = types
+        self.required = required
+        self.kmax = int(cfg["max_errors_per_code_and_column"])
+        self.conf = float(cfg["infer_confidence"])
+        self.cols = [_Column(header[i], types[i], required[i], self.kmax) for i in range(self.width)]
+        self.structural_bad = 0
+        self.rn = 1  # the number of the last row seen (header = 1)
+
+    @classmethod
+    def start(cls, header: list[str], rep: Report, schema_tables: list[dict[str, Any]] | None) -> Table | None:
+        header = [h.strip() for h in header]
+        width = len(header)
+        if width == 0 or not any(header):
+            rep.add("blank-header", row=1)
+            return None
+        seen: dict[str, int] = {}
+        for i, h in enumerate(header):
+            if not h:
+                rep.add("blank-label", row=1, column=i + 1)
+                continue
+            k = _label_key(h)
+            if k in seen:
+                rep.add("duplicate-label", row=1, column=i + 1, field=h)
+            else:
+                seen[k] = i
+        # types and required flags per column
+        types: list[str | None] = [None] * width
+        required = [False] * width
+        schema_source = "inferred"
+        table, matched = match_structure(header, schema_tables or [])
+        if table is not None and matched > 0:
+            schema_source = "published"
+            rep.info["structure_table"] = table["table"]
+            for c in table["columns"]:
+                idx = seen.get(_label_key(c["name"]))
+                if idx is None:
+                    idx = seen.get(_label_key(c.get("title") or ""))
+                if idx is None:
+                    if c.get("required"):
+                        rep.add("missing-label", row=1, field=c["name"])
                     continue
-                if n > width:
-                    rep.add("extra-cell", row=rn, column=width + 1)
-                    row = row[:width]
-                else:
-                    rep.add("missing-cell", row=rn, column=n + 1)
-                for i in range(min(n, width)):
-                    cols[i].cells([row[i]], [rn])
-                continue
-            if not any(row):
-                rep.add("blank-row", row=rn)
-                structural_bad += 1
-                continue
-            chunk.append(row)
-            chunk_rows.append(rn)
-            if len(chunk) >= CHUNK_ROWS:
+                types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
+                required[idx] = bool(c.get("required"))
+            known = {_label_key(c["name"]) for c in table["columns"]} | {
+                _label_key(c.get("title") or "") for c in table["columns"]}
+            for i, h in enumerate(header):
+                if h and _label_key(h) not in known:
+                    rep.add("extra-label", row=1, column=i + 1, field=h)
+        elif schema_tables:
+            rep.info["structure_mismatch"] = True
+        rep.info["schema_source"] = schema_source
+        return cls(header, rep, types, required)
+
+    def _structural(self, row: list[str], rn: int) -> None:
+        rep, width, n = self.rep, self.width, len(row)
+        self.structural_bad += 1
+        if n == 0 or not any(row):
+            rep.add("blank-row", row=rn)
+            return
+        if n > width:
+            rep.add("extra-cell", row=rn, column=width + 1)
+            row = row[:width]
+        else:
+            rep.add("missing-cell", row=rn, column=n + 1)
+        for i in range(min(n, width)):
+            self.cols[i].cells([row[i]], [rn])
+
+    def py_rows(self, rows: Any) -> bool:
+        """Rows as lists of str. False when the table cannot be read further (reported)."""
+        rep, width, cols = self.rep, self.width, self.cols
+        rn = self.rn
+        chunk: list[list[str]] = []
+        chunk_rows: list[int] = []
+        try:
+            for row in rows:
+                rn += 1
+                if len(row) != width:
+                    self._structural(row, rn)
+                    continue
+                if not any(row):
+                    rep.add("blank-row", row=rn)
+                    self.structural_bad += 1
+                    continue
+                chunk.append(row)
+                chunk_rows.append(rn)
+                if len(chunk) >= CHUNK_ROWS:
+                    _flush(chunk, chunk_rows, cols)
+                    chunk, chunk_rows = [], []
+            if chunk:
                 _flush(chunk, chunk_rows, cols)
-                chunk, chunk_rows = [], []
-        if chunk:
-            _flush(chunk, chunk_rows, cols)
-    except UnicodeDecodeError:
-        rep.add("encoding-error", row=rn + 1, encoding=rep.info.get("encoding"))
-        return
-    except csv.Error as exc:
-        rep.add("format-error", row=rn + 1, fmt="CSV", detail=str(exc)[:200])
-        return
-    rows_total = rn - 1
-    rep.info["rows"] = rows_total
-    rep.info["columns"] = width
-    fields = []
-    cell_errors: list[dict[str, Any]] = []
-    cell_bad = 0
-    conf = float(cfg["infer_confidence"])
-    for i, col in enumerate(cols):
-        t = col.final_type(conf)
-        fields.append({"name": header[i], "type": t, "required": required[i],
-                       "source": "published" if types[i] else "inferred"})
-        bad = col.nonempty - col.acc[t]
-        if bad > 0:
-            cell_bad += bad
-            rep.counts["type-error"] = rep.counts.get("type-error", 0) + bad
-        accepts = TYPE_ACCEPTS[t]
-        for c in range(N_CLASSES):
-            if c in accepts:
-                continue
-            hint, hint_en = HINTS.get((c, t), ("", ""))
-            for r, v in col.positions[c]:
-                uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t],
-                                 hint=hint, hint_en=hint_en)
-                en = en.replace(f"type {TYPE_UK[t]}", f"type {t}")
-                cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1,
-                                    "field": header[i], "message": uk, "message_en": en})
-        if required[i] and col.empties:
-            cell_bad += col.empties
-            rep.counts["constraint-error"] = rep.counts.get("constraint-error", 0) + col.empties
-            for r in col.empty_pos:
-                uk, en = message("constraint-error", row=r, label=header[i])
-                cell_errors.append({"code": "constraint-error", "severity": "row", "row": r,
-                                    "column": i + 1, "field": header[i], "message": uk, "message_en": en})
-    cell_errors.sort(key=lambda e: (e["row"], e["column"]))
-    room = rep.max_errors - len(rep.errors)
-    rep.errors.extend(cell_errors[: max(0, room)])
-    rep.errors.sort(key=lambda e: ((e["row"] or 0), (e["column"] or 0)))
-    rep.info["fields"] = fields
-    # rows with at least one error: exact for structural errors, an upper bound for cell errors
-    rep.info["bad_rows"] = min(rows_total, structural_bad + cell_bad)
-    rep.info["err_rate"] = round(rep.info["bad_rows"] / max(1, rows_total), 6)
+        except UnicodeDecodeError:
+            rep.add("encoding-error", row=rn + 1, encoding=rep.info.get("encoding"))
+            return False
+        except csv.Error as exc:
+            rep.add("format-error", row=rn + 1, fmt="CSV", detail=str(exc)[:200])
+            return False
+        finally:
+            self.rn = rn
+        return True
+
+    def arrow_rows(self, table: Any) -> None:
+        """An Arrow table of ``width`` string columns whose rows follow the last row seen."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = table.num_rows
+        if n == 0:
+            return
+        base = self.rn + 1
+        self.rn += n
+        empties = [pc.equal(c, "") for c in table.columns]
+        blank = empties[0]
+        for e in empties[1:]:
+            blank = pc.and_(blank, e)
+        nblank = pc.sum(blank).as_py() or 0
+        index: Any = None  # position in the batch -> position in the file's chunk
+        columns = list(table.columns)
+        if nblank:
+            for i in pc.indices_nonzero(blank).to_pylist():
+                self.rep.add("blank-row", row=base + i)
+            self.structural_bad += nblank
+            keep = pc.invert(blank)
+            index = pc.indices_nonzero(keep)
+            columns = [pc.filter(c, keep) for c in columns]
+            empties = [pc.filter(e, keep) for e in empties]
+            if not len(index):
+                return
+        rows_of = (lambda idx: [base + i for i in idx]) if index is None else (
+            lambda idx: [base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()])
+        for col, arr, eq in zip(self.cols, columns, empties, strict=True):
+            col.arrow(arr, eq, rows_of)
+
+    def finish(self) -> None:
+        rep, header, required, types = self.rep, self.header, self.required, self.types
+        rows_total = self.rn - 1
+        rep.info["rows"] = rows_total
+        rep.info["columns"] = self.width
+        fields = []
+        cell_errors: list[dict[str, Any]] = []
+        cell_bad = 0
+        for i, col in enumerate(self.cols):
+            t = col.final_type(self.conf)
+            fields.append({"name": header[i], "type": t, "required": required[i],
+                           "source": "published" if types[i] else "inferred"})
+            bad = col.nonempty - col.acc[t]
+            if bad > 0:
+                cell_bad += bad
+                rep.counts["type-error"] = rep.counts.get("type-error", 0) + bad
+            accepts = TYPE_ACCEPTS[t]
+            for c in range(N_CLASSES):
+                if c in accepts:
+                    continue
+                hint, hint_en = HINTS.get((c, t), ("", ""))
+                for r, v in col.positions[c]:
+                    uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t],
+                                     hint=hint, hint_en=hint_en)
+                    en = en.replace(f"type {TYPE_UK[t]}", f"type {t}")
+                    cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1,
+                                        "field": header[i], "message": uk, "message_en": en})
+            if required[i] and col.empties:
+                cell_bad += col.empties
+                rep.counts["constraint-error"] = rep.counts.get("constraint-error", 0) + col.empties
+                for r in col.empty_pos:
+                    uk, en = message("constraint-error", row=r, label=header[i])
+                    cell_errors.append({"code": "constraint-error", "severity": "row", "row": r,
+                                        "column": i + 1, "field": header[i], "message": uk, "message_en": en})
+        cell_errors.sort(key=lambda e: (e["row"], e["column"]))
+        room = rep.max_errors - len(rep.errors)
+        rep.errors.extend(cell_errors[: max(0, room)])
+        rep.errors.sort(key=lambda e: ((e["row"] or 0), (e["column"] or 0)))
+        rep.info["fields"] = fields
+        # rows with at least one error: exact for structural errors, an upper bound for cell errors
+        rep.info["bad_rows"] = min(rows_total, self.structural_bad + cell_bad)
+        rep.info["err_rate"] = round(rep.info["bad_rows"] / max(1, rows_total), 6)
 
 
 CHUNK_ROWS = 4096
