@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 
@@ -66,17 +67,20 @@ async def test_backup_restore_into_empty_stack(system, servers, tmp_path) -> Non
         assert before.ok, str(before)
         published = before.catalog
 
-    manifest = backup(tmp_path / "backup", Endpoints.from_servers(servers))
+    manifest = await asyncio.to_thread(backup, tmp_path / "backup", Endpoints.from_servers(servers))
     assert len(manifest["databases"]) >= 6 and manifest["s3"]["objects"] >= 1
     assert manifest["streams"].get("CATALOG", 0) > 0
 
     fresh = Servers(tmp_path / "fresh", profile="test", persist_ports=False)
-    fresh.start()
+    await asyncio.to_thread(fresh.start)
     restored = None
     try:
-        result = restore(tmp_path / "backup", Endpoints.from_servers(fresh))
+        result = await asyncio.to_thread(
+            restore, tmp_path / "backup", Endpoints.from_servers(fresh)
+        )
         assert result["objects"] == manifest["s3"]["objects"]
-        restored = start_system(
+        restored = await asyncio.to_thread(
+            start_system,
             fresh,
             tmp_path / "fresh-system",
             "test",
