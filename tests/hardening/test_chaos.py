@@ -30,7 +30,10 @@ async def crew(system):
         r = await client.post(
             "/api/v1/organizations",
             headers=bearer(admin),
-            json=org_body("chaos", "Департамент інфраструктури"),
+            json={
+                **org_body("chaos", "Департамент інфраструктури"),
+                "requires_update_moderation": False,
+            },
         )
         assert r.status_code == 201, r.text
         org = r.json()

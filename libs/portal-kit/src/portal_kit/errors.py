@@ -213,8 +213,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
-    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # a handler for the class (not for Exception): answered here, never re-raised to the
+        # server, so the keep-alive connection stays usable for the gateway's next request
         if _nul_in_text(exc):  # hardening: a NUL (%00) in a path, query or body string
+            return problem(400, "Text must not contain NUL characters", instance=request.url.path)
+        log.error("unhandled database error", exc_info=exc, extra={"path": request.url.path})
+        return problem(500, "An unexpected error occurred", instance=request.url.path)
+
+    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        if _nul_in_text(exc):
             return problem(400, "Text must not contain NUL characters", instance=request.url.path)
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(500, "An unexpected error occurred", instance=request.url.path)
@@ -222,4 +230,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    from sqlalchemy.exc import DBAPIError
+
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Exception, unhandled)
