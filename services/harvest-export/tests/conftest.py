@@ -69,6 +69,9 @@ class Hx:
         token = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "test"})
         return {"Authorization": f"Bearer {token}"}
 
+    async def age(self, hours: int = 3) -> None:
+        await age_read_model(self, hours)
+
     async def action(self, name: str, **params: Any) -> httpx.Response:
         return await self.client.get(f"/api/3/action/{name}", params=params)
 
@@ -149,13 +152,25 @@ async def catalog350(hx) -> dict[str, Any]:
     finally:
         hx.settings.validate_shacl = True
     ids = [d["id"] for d in docs]
+    await age_read_model(hx)
+    return {
+        "orgs": orgs,
+        "docs": docs,
+        "ids": set(ids),
+        "hidden": {d["id"] for d in [*hidden, archived]},
+    }
+
+
+async def age_read_model(hx: Hx, hours: int = 3) -> None:
+    """Move every export timestamp back, as if the catalog had been loaded hours before the
+    harvester's last job (so its one-hour incremental overlap does not cover it)."""
     async with hx.ctx.sessionmaker() as session, session.begin():
         await session.exec(
             sa.text(
-                "UPDATE hx_dataset SET metadata_modified = metadata_modified - interval '3 hours',"
-                " metadata_created = metadata_created - interval '3 hours',"
-                " first_served_at = first_served_at - interval '3 hours'"
-            )
+                "UPDATE hx_dataset SET metadata_modified = metadata_modified - make_interval(hours => :h),"
+                " metadata_created = metadata_created - make_interval(hours => :h),"
+                " first_served_at = first_served_at - make_interval(hours => :h)"
+            ).bindparams(h=hours)
         )
         await session.exec(
             sa.text(
@@ -165,9 +180,3 @@ async def catalog350(hx) -> dict[str, Any]:
                 " 'YYYY-MM-DD\"T\"HH24:MI:SS.US'))) WHERE package IS NOT NULL"
             )
         )
-    return {
-        "orgs": orgs,
-        "docs": docs,
-        "ids": set(ids),
-        "hidden": {d["id"] for d in [*hidden, archived]},
-    }
