@@ -300,3 +300,12 @@ async def test_signing_key_rotation(stack, client, admin_token):
     fresh = await login(client, stack.admin_email, stack.admin_password)
     assert jwt.get_unverified_header(fresh)["kid"] == new_kid
     assert (await client.get("/api/v1/auth/me", headers=bearer(admin_token))).status_code == 200
+
+
+async def test_double_leading_slash_from_a_harvest_source_url_is_routed(client):
+    """A harvest source saved as "https://portal/" makes CKAN ask for "//api/3/action/...":
+    the gateway routes it like the single-slash path and forwards one slash upstream."""
+    url = httpx.URL(str(client.base_url)).copy_with(raw_path=b"//api/v1/datasets/echo/x")
+    resp = await client.get(url)
+    assert resp.status_code == 200
+    assert resp.json()["raw_path"] == "/api/v1/datasets/echo/x"

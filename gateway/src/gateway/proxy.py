@@ -171,7 +171,9 @@ def _upstream_headers(request: Request, authorization: str | None) -> list[tuple
 
 async def proxy(request: Request) -> Response:
     rt = runtime(request)
-    path = request.url.path
+    # a harvest source URL saved with a trailing slash makes harvesters ask for "//api/3/...":
+    # route and forward such paths as if the slashes were one
+    path = "/" + request.url.path.lstrip("/")
     service = route_for(path, set(rt.settings.upstreams()))
     if service is None:
         return problem(404, f"No route for {path}", instance=path)
@@ -182,7 +184,7 @@ async def proxy(request: Request) -> Response:
             exc.status, exc.detail, instance=path, headers=exc.headers or None, **exc.extra
         )
     base = rt.settings.upstreams()[service]
-    raw_path = request.scope.get("raw_path") or path.encode()
+    raw_path = b"/" + (request.scope.get("raw_path") or path.encode()).lstrip(b"/")
     qs = request.scope.get("query_string") or b""
     url = httpx.URL(base).copy_with(raw_path=raw_path + (b"?" + qs if qs else b""))
     headers = _upstream_headers(request, authorization)
