@@ -216,7 +216,10 @@ async def _phase(
 
 
 def table(rows: list[tuple[str, Stats, float]]) -> str:
-    head = f"{'endpoint':<18}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'5xx':>6}"
+    head = (
+        f"{'endpoint':<18}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'5xx':>6}"
+    )
     lines = [head, "-" * len(head)]
     for label, st, elapsed in rows:
         for name in sorted(st.lat):

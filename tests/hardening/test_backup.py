@@ -1,4 +1,4 @@
-"""Backup of a populated system, restore into an empty stack, everything found (issue 10, part 5)."""
+"""Backup of a populated system, restore into an empty stack, everything found (issue 10, 5)."""
 
 from __future__ import annotations
 

@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from .consistency import main as consistency_main
 
         return consistency_main(args[1:])
-    print("usage: python -m portal_dev [run|servers|backup DIR|restore DIR|consistency]",
-          file=sys.stderr)
+    print(
+        "usage: python -m portal_dev [run|servers|backup DIR|restore DIR|consistency]",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -164,7 +164,7 @@ async def _replay_streams(nats_url: str, in_dir: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     try:
         js = nc.jetstream()
-        for path in sorted(in_dir.glob("*.jsonl")):
+        for path in sorted(in_dir.glob("*.jsonl")):  # noqa: ASYNC240 - a local dir listing
             name = path.stem
             cfg = json.loads((in_dir / f"{name}.config.json").read_text())
             try:
@@ -244,10 +244,26 @@ def restore(source: Path | str, ep: Endpoints, *, streams: bool = True) -> dict[
         dump = source / "postgres" / f"{db}.dump"
         if _sha256(dump) != meta["sha256"]:
             raise RuntimeError(f"{dump} is damaged (sha256 differs from the manifest)")
-        _pg("psql", ep, "-X", "-q", "-d", "postgres", "-c",
-            f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        _pg("psql", ep, "-X", "-q", "-d", "postgres", "-c",
-            f"CREATE DATABASE \"{db}\" ENCODING 'UTF8' TEMPLATE template0")
+        _pg(
+            "psql",
+            ep,
+            "-X",
+            "-q",
+            "-d",
+            "postgres",
+            "-c",
+            f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)',
+        )
+        _pg(
+            "psql",
+            ep,
+            "-X",
+            "-q",
+            "-d",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE \"{db}\" ENCODING 'UTF8' TEMPLATE template0",
+        )
         _pg("pg_restore", ep, "--no-owner", "--no-acl", "--exit-on-error", "-d", db, str(dump))
     client = ep.minio()
     bucket = manifest["s3"]["bucket"]
@@ -286,6 +302,8 @@ def main(argv: list[str]) -> int:
         )
     else:
         r = restore(argv[1], ep)
-        print(f"restored {len(r['databases'])} databases, {r['objects']} objects, "
-              f"replayed streams {r['streams']}; now start the services (make run)")
+        print(
+            f"restored {len(r['databases'])} databases, {r['objects']} objects, "
+            f"replayed streams {r['streams']}; now start the services (make run)"
+        )
     return 0
