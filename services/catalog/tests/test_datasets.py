@@ -322,7 +322,7 @@ async def test_resource_versions_keep_the_old_one(gw, api, admin):
 
 
 async def test_uploaded_file_fills_size_and_checksum(gw, api, admin, system, eventually):
-    """A storage.file.stored event (as the storage service publishes it) makes the file attachable."""
+    """A storage.file.stored event (as storage publishes it) makes the file attachable."""
     import json
     import secrets
     import uuid

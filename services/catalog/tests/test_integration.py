@@ -147,11 +147,18 @@ async def test_resource_changes_of_a_moderated_published_dataset_are_held(
     anon = await gw.get("/api/v1/datasets", params={"needs_review": True})
     assert ds["id"] not in [i["id"] for i in anon.json()["items"]]
     tag = await api.etag(dpath, moderator)
-    assert (await gw.post(f"{dpath}/review", headers={**editor, "If-Match": tag})).status_code == 403
+    r = await gw.post(f"{dpath}/review", headers={**editor, "If-Match": tag})
+    assert r.status_code == 403
+    assert (await gw.post(f"{dpath}/review", headers={"If-Match": tag})).status_code == 401
+    r = await gw.post(f"{dpath}/review", headers={**moderator, "If-Match": 'W/"1"'})
+    assert r.status_code == 412
+    r = await gw.get("/api/v1/datasets", params={"needs_review": "може"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "needs_review"
     r = await gw.post(f"{dpath}/review", json={}, headers={**moderator, "If-Match": tag})
     assert r.status_code == 200, r.text
     assert "unreviewed" not in r.json()["moderation"]
-    r = await gw.post(f"{dpath}/review", json={}, headers={**moderator, "If-Match": r.headers["etag"]})
+    again = {**moderator, "If-Match": r.headers["etag"]}
+    r = await gw.post(f"{dpath}/review", json={}, headers=again)
     assert r.status_code == 409
 
     # submitted and published: the held resource changes apply together
@@ -209,3 +216,25 @@ async def test_search_answers_follow_every_change(gw, api, admin, moderator):
     ds2 = await api.published(org["id"], editor, moderator, title=f"Укриття {token}", name=uid())
     r = (await gw.get("/api/v1/datasets", params=params)).json()
     assert [i["id"] for i in r["items"]] == [ds2["id"]]
+    # a new file version shows in the (cached) anonymous answer's documents at once
+    rpath = f"/api/v1/datasets/{ds2['id']}/resources/{ds2['resources'][0]['id']}"
+    rtag = await api.etag(rpath, editor)
+    r = await gw.post(
+        f"{rpath}/versions",
+        json={"url": "https://data.zp.gov.ua/files/ukryttia-2026-12.csv"},
+        headers={**editor, "If-Match": rtag},
+    )
+    assert r.status_code == 201, r.text
+    r = (await gw.get("/api/v1/datasets", params=params)).json()
+    assert r["items"][0]["resources"][0]["url"].endswith("ukryttia-2026-12.csv")
+    # a member sees the held change in the list; the public answer does not carry it
+    r = await gw.post(
+        f"/api/v1/datasets/{ds2['id']}/resources",
+        json={"name": "Додаток", "url": "https://data.zp.gov.ua/files/dodatok.csv"},
+        headers=editor,
+    )
+    assert r.status_code == 202
+    mine = (await gw.get("/api/v1/datasets", params=params, headers=editor)).json()
+    assert mine["items"][0]["pending"]["resources"]["add"][0]["name"] == "Додаток"
+    public = (await gw.get("/api/v1/datasets", params=params)).json()
+    assert "pending" not in public["items"][0] and len(public["items"][0]["resources"]) == 1

@@ -11,9 +11,8 @@ import uuid
 from datetime import UTC, datetime
 
 import nats
-from openpyxl import load_workbook
-
 from catalog import text
+from openpyxl import load_workbook
 
 
 async def test_register_preloaded_and_compliance_reflects_publishing(gw, api, admin, moderator):
