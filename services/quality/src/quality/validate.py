@@ -443,10 +443,13 @@ class Table:
         base = self.rn + 1
         self.rn += n
         empties = [pc.equal(c, "") for c in table.columns]
-        blank = empties[0]
-        for e in empties[1:]:
-            blank = pc.and_(blank, e)
-        nblank = pc.sum(blank).as_py() or 0
+        n_empty = [pc.sum(e).as_py() or 0 for e in empties]
+        nblank = 0
+        if min(n_empty):  # a blank row needs an empty cell in every column
+            blank = empties[0]
+            for e in empties[1:]:
+                blank = pc.and_(blank, e)
+            nblank = pc.sum(blank).as_py() or 0
         index: Any = None  # position in the batch -> position in the file's chunk
         columns = list(table.columns)
         if nblank:
@@ -457,12 +460,13 @@ class Table:
             index = pc.indices_nonzero(keep)
             columns = [pc.filter(c, keep) for c in columns]
             empties = [pc.filter(e, keep) for e in empties]
+            n_empty = [pc.sum(e).as_py() or 0 for e in empties]
             if not len(index):
                 return
         rows_of = (lambda idx: [base + i for i in idx]) if index is None else (
             lambda idx: [base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()])
-        for col, arr, eq in zip(self.cols, columns, empties, strict=True):
-            col.arrow(arr, eq, rows_of)
+        for col, arr, eq, ne in zip(self.cols, columns, empties, n_empty, strict=True):
+            col.arrow(arr, eq, ne, rows_of)
 
     def finish(self) -> None:
         rep, header, required, types = self.rep, self.header, self.required, self.types
@@ -620,14 +624,13 @@ class _Column:
     def cells(self, values: list[str], rows: list[int]) -> None:
         self.column(tuple(values), rows)
 
-    def arrow(self, arr: Any, eq: Any, rows_of: Callable[[list[int]], list[int]]) -> None:
+    def arrow(self, arr: Any, eq: Any, empties: int, rows_of: Callable[[list[int]], list[int]]) -> None:
         """The same counting as ``column`` on an Arrow string array (``eq``: its empty cells):
         vectorised checks of the tentative type; only the cells that fail it (or, for a text
         column, could be something else) are classified one by one in Python."""
         import pyarrow.compute as pc
 
         n = len(arr)
-        empties = pc.sum(eq).as_py() or 0
         if empties:
             self.empties += empties
             room = self.kmax - len(self.empty_pos)
@@ -639,13 +642,13 @@ class _Column:
         self.nonempty += nonempty
         t = self.tentative or _arrow_guess(arr, nonempty)
         if t != "string":
-            bad = pc.invert(_arrow_ok(t, arr))
-            nbad = pc.sum(bad).as_py() or 0
+            ok = _arrow_ok(t, arr)
+            nbad = n - (pc.sum(ok).as_py() or 0)
             for u in _SUPERSETS[t]:
                 self.acc[u] += nonempty - nbad
             if nbad:
                 self.acc["string"] += nbad
-                self._arrow_classify(arr, bad, rows_of)
+                self._arrow_classify(arr, pc.invert(ok), rows_of)
         else:
             self.acc["string"] += nonempty
             cand = pc.match_substring_regex(arr, _ARROW_CANDIDATE)
@@ -768,6 +771,49 @@ def _row_end(data: bytes, nl: bytes, last: bool) -> int:
         pos = i + 1
 
 
+def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_rows: list[Any],
+                 encoding: str, delim: str, nl: bytes, split: bool) -> bool:
+    """One block of whole rows through Arrow. A block Arrow refuses (a row of the wrong width,
+    bytes that do not decode) is cut into small pieces, and only the pieces Arrow refuses are read
+    with the csv module, which places those errors exactly. False: the table cannot be read on."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    tbl = None
+    bad_rows.clear()
+    try:
+        body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode("utf-8")
+        if len(body) >= opts[0].block_size:
+            opts[0].block_size = len(body) + 1
+        tbl = pacsv.read_csv(pa.BufferReader(body), read_options=opts[0], parse_options=opts[1],
+                             convert_options=opts[2])
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        tbl = None
+    if tbl is not None and not bad_rows:
+        table.arrow_rows(tbl)
+        return True
+    del tbl
+    if split and len(chunk) > FALLBACK_PIECE * 2:
+        start = 0
+        while start < len(chunk):
+            end = start + FALLBACK_PIECE
+            if end < len(chunk):
+                cut = _row_end(chunk[start:end], nl, last=True)
+                end = start + cut if cut > 0 else len(chunk)
+            else:
+                end = len(chunk)
+            if not _arrow_block(table, chunk[start:end], opts, bad_rows, encoding, delim, nl, split=False):
+                return False
+            start = end
+        return True
+    text = io.TextIOWrapper(io.BytesIO(chunk), encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+    return table.py_rows(reader)
+
+
+FALLBACK_PIECE = 16 << 10
+
+
 def arrow_text(buf: Any, rep: Report, encoding: str, delim: str,
                schema_tables: list[dict[str, Any]] | None, block: int | None = None) -> None:
     """CSV/TSV through Arrow's C++ tokenizer in blocks of whole rows (cut at a line break outside
@@ -827,24 +873,8 @@ def arrow_text(buf: Any, rep: Report, encoding: str, delim: str,
             )
         if chunk:
             assert opts is not None
-            tbl = None
-            bad_rows.clear()
-            try:
-                body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode("utf-8")
-                if len(body) >= opts[0].block_size:
-                    opts[0].block_size = len(body) + 1
-                tbl = pacsv.read_csv(pa.BufferReader(body), read_options=opts[0], parse_options=opts[1],
-                                     convert_options=opts[2])
-            except (pa.ArrowInvalid, UnicodeDecodeError):
-                tbl = None
-            if tbl is not None and not bad_rows:
-                table.arrow_rows(tbl)
-            else:  # exact positions of what Arrow refused: this block through the csv module
-                del tbl
-                text = io.TextIOWrapper(io.BytesIO(chunk), encoding=encoding, errors="strict", newline="")
-                reader = csv.reader(text, delimiter=delim, quotechar='"', doublequote=True, strict=False)
-                if not table.py_rows(reader):
-                    return
+            if not _arrow_block(table, chunk, opts, bad_rows, encoding, delim, nl, split=True):
+                return
         if not data:
             break
     if table is None:
@@ -898,7 +928,7 @@ def _use_arrow(encoding: str | None) -> bool:
 ARROW_ENABLED = True
 # bytes of whole rows handed to Arrow at a time: measured 256 KiB-2 MiB as equally fast on the
 # benchmark; smaller blocks keep the peak memory lower
-ARROW_BLOCK = 512 << 10
+ARROW_BLOCK = 256 << 10
 _arrow_pool_set = False
 
 
