@@ -16,7 +16,7 @@ from portal_kit.events.worker import StreamSpec
 from gateway import dashboard, identity, openapi
 from gateway.keys import KeyRing
 from gateway.proxy import proxy
-from gateway.ratelimit import RateLimiter, RateLimitMiddleware, Rule
+from gateway.ratelimit import HeaderLimitMiddleware, RateLimiter, RateLimitMiddleware, Rule
 from gateway.routes import ROUTERS
 from gateway.runtime import Runtime, runtime
 from gateway.settings import Settings
@@ -114,6 +114,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
             app.add_middleware(
                 RateLimitMiddleware, limiter=limiter, exempt=settings.exempt_networks()
             )
+        app.add_middleware(HeaderLimitMiddleware)  # hardening: 431 above 32 KB / 200 headers
         if settings.cors_origins:
             app.add_middleware(
                 CORSMiddleware,

@@ -129,3 +129,23 @@ class RateLimitMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class HeaderLimitMiddleware:
+    """Pure ASGI: 431 problem+json when the request headers are too large or too many
+    (uvicorn's httptools parser accepts hundreds of kilobytes). Added by hardening (issue 10)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 32 * 1024, max_count: int = 200) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_count = max_count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers", [])
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            if size > self.max_bytes or len(headers) > self.max_count:
+                response = problem(431, "Request headers too large", instance=scope.get("path", ""))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
