@@ -6,6 +6,7 @@ blocking reasons and goes through once they are fixed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -203,3 +204,30 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
         assert r.json()["status"] == "published" and r.json()["gates"]["C1"] is True
 
     await eventually(public_report, timeout=30, interval=0.3)
+
+    # R of the steward rating comes from the feedback service: a citizen's report, then the reply
+    async def reported() -> str:
+        r = await gw.post("/api/v1/feedback/reports", json={
+            "dataset_id": ds["id"], "category": "wrong_data",
+            "message": "У рядку про Пʼятихатки неправильна кількість маршрутів"})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    report_id = await eventually(reported, timeout=30, interval=0.5)
+    r = await gw.post(f"/api/v1/feedback/reports/{report_id}/replies",
+                      json={"body": "Дякуємо, виправили у новій версії файлу."}, headers=editor)
+    assert r.status_code in (200, 201), r.text
+
+    async def rated() -> None:
+        # (a dataset enters the rating 7 days after publication; the card shows the inputs now)
+        now = datetime.now(UTC)
+        quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+        r = await gw.get("/api/v1/quality/card", params={"quarter": quarter, "organization": org["id"]})
+        assert r.status_code == 200, r.text
+        inter = r.json()["interaction"]
+        assert inter == {"source": "feedback", "reports": 1, "answered": 1, "overdue": 0}, inter
+        r = await gw.get("/api/v1/quality/card", params={"quarter": quarter, "organization": org["id"],
+                                                         "format": "csv"})
+        assert "Звернень щодо даних,1" in r.content.decode("utf-8-sig"), r.text
+
+    await eventually(rated, timeout=40, interval=1.0)

@@ -40,3 +40,25 @@ def test_list_code_mapping_and_classes() -> None:
     assert [classify(v) for v in ("12", "1", "-3", "2.5", "2024-02-30", "2024-02-29", "01.02.2024", "м’ясо")] == \
         [INT, BIT, INT, NUM, STR, DATE, DMY, STR]
     assert sniff_delimiter("a;b;c\n1;2,5;3\n4;5;6\n") == ";"
+
+
+def test_responsiveness_from_feedback_statistics() -> None:
+    from quality.monitoring import compute_ratings, responsiveness
+
+    a, b, c = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b", \
+        "00000000-0000-0000-0000-00000000000c"
+    feedback = {a: {"on_time_share": 0.25, "total": 5}, b: {"on_time_share": None, "total": 1}}
+    assert responsiveness(feedback, a) == (0.25, "feedback")
+    assert responsiveness(feedback, b) == (1.0, "no-feedback")  # nothing answered or overdue yet
+    assert responsiveness(feedback, c) == (1.0, "no-feedback")
+    assert responsiveness(None, a) == (1.0, "unavailable")
+    state = {"datasets": [{"dqi": 80.0}] * 3,
+             "orgs": {a: {"n_all": 3, "compliant": 3, "timely": 3, "dqi_sum": 240.0}}}
+    kw = {"weekly_states": [], "orgs": {a: {"responsible_persons": [{"name": "Олена Коваль"}]}},
+          "req_pub": {}}
+    with_r = compute_ratings(state, feedback=feedback, **kw)[0]
+    without = compute_ratings(state, feedback=None, **kw)[0]
+    # R weighs 0.10: a quarter of reports answered on time costs 100 * 0.1 * 0.75 = 7.5 points
+    assert (with_r["r"], with_r["r_source"], without["r_source"]) == (0.25, "feedback", "unavailable")
+    assert round(without["score"] - with_r["score"], 1) == 7.5
+    assert without["score"] == 95.0  # Q = 0.8 with the city mean 0.8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from quality.methodology import methodology, version
 from quality.models import QDataset, QDatasetScore, QOrganization, QRegisterEntry, QSnapshot
 from quality.scoring import kpi_gap, steward_score
 
+log = logging.getLogger("quality.monitoring")
 GATES = ["C1", "C2", "C3", "C4", "C5", "C6", "C7"]
 GATE_UK = {
     "C1": "Паспорт набору даних заповнено повністю", "C2": "Машиночитаний формат",
@@ -97,12 +99,14 @@ def fix_first(datasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def take_snapshot(session: AsyncSession, kind: str, period: str, now: datetime,
-                        replace: bool = False) -> QSnapshot:
+                        replace: bool = False, feedback: dict[str, dict[str, Any]] | None = None) -> QSnapshot:
     existing = (await session.exec(sa.select(QSnapshot).where(  # type: ignore[call-overload]
         QSnapshot.kind == kind, QSnapshot.period == period))).scalars().first()
     if existing is not None and not replace:
         return existing
     state = await current_state(session, now)
+    if kind == "quarter" and feedback is not None:
+        state["feedback"] = feedback  # R is frozen with the quarter
     if existing is None:
         existing = QSnapshot(kind=kind, period=period, methodology_version=version())
         session.add(existing)
@@ -113,13 +117,14 @@ async def take_snapshot(session: AsyncSession, kind: str, period: str, now: date
     return existing
 
 
-async def scheduled_snapshots(session: AsyncSession, now: datetime) -> None:
+async def scheduled_snapshots(session: AsyncSession, now: datetime,
+                              feedback: dict[str, dict[str, Any]] | None = None) -> None:
     """Weekly snapshot once per ISO week; the quarter-end snapshot frozen at the first run after it."""
     await take_snapshot(session, "weekly", week_of(now), now)
     prev = previous_quarter(quarter_of(now))
     _, prev_end = quarter_bounds(prev)
     if now >= prev_end and now - prev_end < timedelta(days=7):
-        await take_snapshot(session, "quarter", prev, now)
+        await take_snapshot(session, "quarter", prev, now, feedback=feedback)
 
 
 async def kpi(session: AsyncSession, now: datetime, quarter: str | None = None) -> dict[str, Any]:
@@ -166,20 +171,64 @@ async def _n_req_pub(session: AsyncSession, in_scope_ids: set[str]) -> dict[str,
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-async def ratings(session: AsyncSession, quarter: str, now: datetime) -> dict[str, Any]:
+FEEDBACK_CACHE_SECONDS = 10.0
+
+
+async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
+    """Per organization, the feedback service's statistics (``GET /api/v1/stats/feedback/
+    organizations``): the input of R. None when the service cannot be reached (R falls back to
+    1.0 and the rating says so). Cached for ten seconds per process."""
+    import time
+
+    import httpx
+
+    cached = ctx.extras.get("feedback_stats")
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    base = (getattr(ctx.settings, "feedback_url", None) or ctx.settings.public_base_url).rstrip("/")
+    try:
+        r = await ctx.http.get(f"{base}/api/v1/stats/feedback/organizations",
+                               timeout=getattr(ctx.settings, "feedback_timeout", 5.0))
+        if r.status_code != 200:
+            raise ValueError(f"status {r.status_code}")
+        items = {str(i["organization_id"]): i for i in r.json()["items"]}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        log.warning("feedback statistics unavailable: %r", exc)
+        return None
+    ctx.extras["feedback_stats"] = (time.monotonic() + FEEDBACK_CACHE_SECONDS, items)
+    return items
+
+
+def responsiveness(feedback: dict[str, dict[str, Any]] | None, org_id: str) -> tuple[float, str]:
+    """R of spec §5.10 and where it came from: the share of reports answered within their
+    deadline (10 working days; unanswered overdue ones count as late), 1.0 if none was judged."""
+    if feedback is None:
+        return 1.0, "unavailable"
+    share = (feedback.get(org_id) or {}).get("on_time_share")
+    if share is None:
+        return 1.0, "no-feedback"
+    return float(share), "feedback"
+
+
+async def ratings(session: AsyncSession, quarter: str, now: datetime,
+                  feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Steward ratings: the quarter-end frozen snapshot if taken, else live (provisional)."""
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
     state = frozen.data if frozen is not None else await current_state(session, now)
+    if frozen is not None and "feedback" in state:
+        feedback = state["feedback"]  # frozen with the snapshot
     start, end = quarter_bounds(quarter)
     weekly = [s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end]
     items = compute_ratings(state, weekly_states=[s.data for s in weekly], orgs=await _orgs(session),
-                            req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}))
+                            req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}),
+                            feedback=feedback)
     prev = next((s for s in snaps if s.kind == "quarter" and s.period == previous_quarter(quarter)), None)
     if prev is not None:
         prev_items = {i["organization_id"]: i for i in compute_ratings(
             prev.data, weekly_states=[], orgs=await _orgs(session),
-            req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}))}
+            req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}),
+            feedback=prev.data.get("feedback"))}
         for i in items:
             p = prev_items.get(i["organization_id"])
             i["previous_score"] = p["score"] if p else None
@@ -190,7 +239,8 @@ async def ratings(session: AsyncSession, quarter: str, now: datetime) -> dict[st
 
 
 def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]],
-                    orgs: dict[str, dict[str, Any]], req_pub: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+                    orgs: dict[str, dict[str, Any]], req_pub: dict[str, tuple[int, int]],
+                    feedback: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     datasets = state["datasets"]
     city = (sum(d["dqi"] for d in datasets) / len(datasets)) if datasets else 0.0
     org_ids = set(state["orgs"]) | set(req_pub)
@@ -203,10 +253,12 @@ def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]
         tm = (sum(tms) / len(tms)) if tms else ((o["timely"] / n_all) if n_all else 0.0)
         n_req, n_pub = req_pub.get(oid, (0, 0))
         doc = orgs.get(oid, {})
+        r, r_source = responsiveness(feedback, oid)
         s = steward_score(n_req=n_req, n_pub=n_pub, n_all=n_all, compliant=o["compliant"],
                           mean_dqi=(o["dqi_sum"] / n_all) if n_all else None, city_dqi=city,
-                          tm=tm, r=1.0, has_responsible=bool(doc.get("responsible_persons")))
-        items.append({"organization_id": oid, "name": doc.get("name"), "title": doc.get("title"), **s})
+                          tm=tm, r=r, has_responsible=bool(doc.get("responsible_persons")))
+        items.append({"organization_id": oid, "name": doc.get("name"), "title": doc.get("title"), **s,
+                      "r_source": r_source})
     ranked = sorted((i for i in items if i["ranked"]),
                     key=lambda i: (-i["score"], -i["comp"], -i["cov"], -i["n_pub"]))
     for n, i in enumerate(ranked, 1):
@@ -219,8 +271,8 @@ def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]
 
 
 async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID | None,
-               now: datetime) -> dict[str, Any]:
-    r = await ratings(session, quarter, now)
+               now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    r = await ratings(session, quarter, now, feedback)
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
     state = frozen.data if frozen is not None else await current_state(session, now)
@@ -266,12 +318,26 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
         "compliance": {"compliant": sum(1 for d in ds if d["compliant"]),
                        "comp_pct": pct(sum(1 for d in ds if d["compliant"])),
                        "gates": {g: sum(1 for d in ds if d["gates"].get(g)) for g in GATES}},
-        "interaction": {"note": "feedback data not yet consumed; R = 1.0"},
+        "interaction": _interaction(feedback, organization_id, rating),
         "summary": {"score": rating["score"] if rating else None, "rating": rating["rating"] if rating else None,
                     "rank": rating["rank"] if rating else None, "change": rating.get("change") if rating else None,
                     "top_actions": [f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]]},
         "council": organization_id is None,
     }
+
+
+def _interaction(feedback: dict[str, dict[str, Any]] | None, organization_id: uuid.UUID | None,
+                 rating: dict[str, Any] | None) -> dict[str, Any]:
+    if feedback is None:
+        return {"source": "unavailable", "note": "feedback statistics unavailable; R = 1.0"}
+    items = [v for k, v in feedback.items() if organization_id is None or k == str(organization_id)]
+    total = sum(int(i.get("total") or 0) for i in items)
+    answered = sum(int(i.get("answered") or 0) for i in items)
+    overdue = sum(int(i.get("overdue") or 0) for i in items)
+    out: dict[str, Any] = {"source": "feedback", "reports": total, "answered": answered, "overdue": overdue}
+    if rating is not None:
+        out["r"] = rating["r"]
+    return out
 
 
 def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -308,6 +374,13 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
         rows.append(("Якість", f"MQA: {b}", v))
     for code, v in q["validation_codes"].items():
         rows.append(("Якість", f"Помилки валідації: {code}", v))
+    inter = c.get("interaction") or {}
+    if inter.get("source") == "feedback":
+        rows += [("Взаємодія", "Звернень щодо даних", inter["reports"]),
+                 ("Взаємодія", "З них отримали відповідь", inter["answered"]),
+                 ("Взаємодія", "Прострочено без відповіді", inter["overdue"])]
+    else:
+        rows.append(("Взаємодія", "Звернення", "дані сервісу зворотного зв'язку недоступні"))
     rows += [("Відповідність", "Відповідають рекомендаціям", comp["compliant"]),
              ("Відповідність", "Частка відповідних, %", comp["comp_pct"])]
     for g, v in comp["gates"].items():

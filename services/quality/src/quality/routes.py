@@ -92,7 +92,7 @@ async def kpi(session: SessionDep, quarter: Annotated[str | None, Query(pattern=
 
 
 @router.post("/snapshots", summary="Take a monitoring snapshot now (moderators)", status_code=201)
-async def snapshot(session: SessionDep, _: Moderator,
+async def snapshot(request: Request, session: SessionDep, _: Moderator,
                    kind: Annotated[Literal["weekly", "quarter"], Query()] = "weekly",
                    period: Annotated[str | None, Query(pattern=r"^(\d{4}Q[1-4]|\d{4}-W\d{2})$")] = None) -> dict[str, Any]:
     now = utc_now()
@@ -100,20 +100,23 @@ async def snapshot(session: SessionDep, _: Moderator,
     if (kind == "quarter") != bool(monitoring.parse_quarter(period)):
         raise Unprocessable("Period does not match kind", errors=[field_error(["query", "period"], "expected 2026Q4 for quarter, 2026-W48 for weekly")])
     await service.recompute_all(session, now)
-    s = await monitoring.take_snapshot(session, kind, period, now, replace=True)
+    feedback = await monitoring.fetch_feedback(request.state.ctx) if kind == "quarter" else None
+    s = await monitoring.take_snapshot(session, kind, period, now, replace=True, feedback=feedback)
     return {"kind": s.kind, "period": s.period, "in_scope": s.in_scope, "compliant": s.compliant, "kpi": s.kpi}
 
 
 @router.get("/ratings", summary="Steward ratings for a quarter")
-async def ratings(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")]) -> dict[str, Any]:
-    return await monitoring.ratings(session, quarter, utc_now())
+async def ratings(request: Request, session: SessionDep,
+                  quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")]) -> dict[str, Any]:
+    return await monitoring.ratings(session, quarter, utc_now(), await monitoring.fetch_feedback(request.state.ctx))
 
 
 @router.get("/card", summary="Quarterly monitoring card (JSON, CSV with BOM, XLSX)")
-async def card(session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")],
+async def card(request: Request, session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")],
                organization: uuid.UUID | None = None,
                format: Literal["json", "csv", "xlsx"] = "json") -> Response:
-    c = await monitoring.card(session, quarter, organization, utc_now())
+    c = await monitoring.card(session, quarter, organization, utc_now(),
+                              await monitoring.fetch_feedback(request.state.ctx))
     slug = (c["organization"] or {}).get("name") or "council"
     if format == "csv":
         return Response(monitoring.card_csv(c), media_type="text/csv; charset=utf-8",

@@ -8,3 +8,6 @@ class Settings(ServiceSettings):
     service_name: str = "quality"
     # rescoring (timeliness moves with time alone), snapshots, overdue alerts, URL checks
     schedule_interval_seconds: float = 3600.0
+    # the feedback service's statistics (steward rating input R); default: public_base_url (gateway)
+    feedback_url: str | None = None
+    feedback_timeout: float = 5.0
