@@ -238,3 +238,11 @@ async def test_search_answers_follow_every_change(gw, api, admin, moderator):
     assert mine["items"][0]["pending"]["resources"]["add"][0]["name"] == "Додаток"
     public = (await gw.get("/api/v1/datasets", params=params)).json()
     assert "pending" not in public["items"][0] and len(public["items"][0]["resources"]) == 1
+    # relevance: a title match ranks above a newer dataset that has the word only in its text
+    ds3 = await api.published(
+        org["id"], editor, moderator, title="Рішення виконкому", description=f"Див. також {token}."
+    )
+    r = (await gw.get("/api/v1/datasets", params=params)).json()
+    assert [i["id"] for i in r["items"]] == [ds2["id"], ds3["id"]] and r["sort"] == "relevance"
+    r = (await gw.get("/api/v1/datasets", params={**params, "sort": "modified"})).json()
+    assert [i["id"] for i in r["items"]] == [ds3["id"], ds2["id"]]
