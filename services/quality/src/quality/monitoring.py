@@ -194,7 +194,7 @@ async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
         items = {str(i["organization_id"]): i for i in r.json()["items"]}
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         log.warning("feedback statistics unavailable: %r", exc)
-        return None
+        items = None  # remembered too: a service that is down is not asked on every request
     ctx.extras["feedback_stats"] = (time.monotonic() + FEEDBACK_CACHE_SECONDS, items)
     return items
 
