@@ -87,6 +87,46 @@ def service_rss(gateway_url: str, pids: dict[str, int] | None = None) -> dict[st
     return out
 
 
+async def _publish_one(client: httpx.AsyncClient, org: str, editor: dict, admin: dict) -> None:
+    r = await client.post(
+        "/api/v1/datasets",
+        headers=editor,
+        json={
+            "name": f"load-{secrets.token_hex(5)}",
+            "organization_id": org,
+            "title": "Графік вивезення побутових відходів",
+            "description": "Графік вивезення відходів по районах Запоріжжя.",
+            "maintainer": "Олена Мʼясник",
+            "maintainer_email": "olena@zp.gov.ua",
+            "keywords": ["відходи"],
+            "themes": ["ENVI"],
+            "license_id": "CC-BY-4.0",
+            "language": ["uk"],
+            "purpose": "Інформування мешканців",
+            "update_frequency": "monthly",
+        },
+    )
+    r.raise_for_status()
+    ds_id = r.json()["id"]
+    r = await client.post(
+        f"/api/v1/datasets/{ds_id}/resources",
+        headers=editor,
+        json={"name": "Графік", "format": "CSV", "url": "https://data.zp.gov.ua/vidhody.csv"},
+    )
+    r.raise_for_status()
+    for verb, who, body in (
+        ("submit", editor, {}),
+        ("publish", admin, {"override_reason": "навантажувальний тест"}),
+    ):
+        g = await client.get(f"/api/v1/datasets/{ds_id}", headers=who)
+        r = await client.post(
+            f"/api/v1/datasets/{ds_id}/{verb}",
+            json=body,
+            headers={**who, "If-Match": g.headers["etag"]},
+        )
+        r.raise_for_status()
+
+
 async def _prepare(client: httpx.AsyncClient, admin_email: str, admin_password: str) -> dict:
     from gateway.testing import bearer, create_user, login
 
@@ -107,6 +147,9 @@ async def _prepare(client: httpx.AsyncClient, admin_email: str, admin_password: 
     org = r.json()["id"]
     editor = await create_user(client, admin, memberships={org: "editor"})
     ds = (await client.get("/api/v1/datasets", params={"limit": 100})).json()["items"]
+    if not ds:  # an empty system: publish one dataset so pages and CKAN reads have a target
+        await _publish_one(client, org, editor["headers"], bearer(admin))
+        ds = (await client.get("/api/v1/datasets", params={"limit": 100})).json()["items"]
     downloads = [
         res["download_url"]
         for d in ds
