@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -133,10 +134,22 @@ async def search_datasets(
     if body_key is not None and (body := CACHE.get(gen, body_key)) is not None:
         return Response(body, media_type="application/json")
     hit = CACHE.get(gen, key) if key is not None else None
+    if hit is None and key is not None and (gen, key) in INFLIGHT:
+        # the same question is being answered right now: wait for that answer (None when it
+        # failed: then ask ourselves)
+        hit = await asyncio.shield(INFLIGHT[(gen, key)])
     if hit is None:
-        hit = await _search(session, where_base, tsq, q, sort, facets, limit, offset)
-        if key is not None:
-            CACHE.put(gen, key, hit)
+        fut: asyncio.Future | None = None
+        if key is not None and (gen, key) not in INFLIGHT:
+            fut = INFLIGHT[(gen, key)] = asyncio.get_running_loop().create_future()
+        try:
+            hit = await _search(session, where_base, tsq, q, sort, facets, limit, offset)
+            if key is not None:
+                CACHE.put(gen, key, hit)
+        finally:
+            if fut is not None:
+                INFLIGHT.pop((gen, key), None)
+                fut.set_result(hit)
     page_ids, total, facet_rows = hit
 
     rows = await _load_page(session, page_ids)
@@ -213,6 +226,7 @@ class _Cache:
 
 
 CACHE = _Cache()
+INFLIGHT: dict[Any, asyncio.Future] = {}
 # below this many full-text matches, titles similar to the query (typos) are added
 TRIGRAM_BELOW = 20
 
