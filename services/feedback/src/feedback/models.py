@@ -24,7 +24,7 @@ def now_ts(**kw: Any) -> Any:
 
 # ---------------------------------------------------------------- read models (catalog events)
 class Organization(SQLModel, table=True):
-    __tablename__ = "organization"
+    __tablename__ = "known_organization"
 
     id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=200)
@@ -37,7 +37,7 @@ class Organization(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
-    __tablename__ = "dataset"
+    __tablename__ = "known_dataset"
 
     id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=200)
