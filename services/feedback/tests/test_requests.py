@@ -64,7 +64,12 @@ async def test_request_votes_accept_register_publish_fulfil(
 
     async def fulfilled() -> bool:
         body = (await gw.get(url)).json()
-        return body["status"] == "fulfilled" and body["dataset_id"] == ds["id"]
+        # the register entry may say "published" before the dataset event brings the name
+        return (
+            body["status"] == "fulfilled"
+            and body["dataset_id"] == ds["id"]
+            and body["dataset_name"] == ds["name"]
+        )
 
     await eventually(fulfilled, timeout=20)
     body = (await gw.get(url)).json()
