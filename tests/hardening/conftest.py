@@ -186,3 +186,35 @@ async def world(target: Target) -> World:
             draft_b,
             r.json(),
         )
+
+
+async def event_state(system: Any) -> str:
+    """What the event pipeline looks like now, for a failure message: every durable
+    consumer's pending/unacked counts and each service's unpublished outbox and dead letters.
+    It tells a consumer that lags (pending > 0) from an event that was lost or dead-lettered."""
+    import nats
+
+    lines = []
+    nc = await nats.connect(system.servers.nats_url)
+    try:
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            name = stream.config.name
+            for c in await js.consumers_info(name):
+                lines.append(
+                    f"{name}/{c.name}: pending={c.num_pending} unacked={c.num_ack_pending} "
+                    f"redelivered={c.num_redelivered}"
+                )
+    finally:
+        await nc.close()
+    for db in system.databases():
+        for label, sql in (
+            ("unpublished", "SELECT count(*) FROM outbox_message WHERE published_at IS NULL"),
+            ("dead letters", "SELECT count(*) FROM dead_letter"),
+        ):
+            try:
+                n = system.servers.postgres.psql(sql, db).stdout.strip()
+            except Exception as exc:  # noqa: BLE001 - diagnostics only
+                n = repr(exc)[:80]
+            lines.append(f"{db} {label}: {n}")
+    return "\n".join(lines)

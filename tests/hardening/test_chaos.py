@@ -18,7 +18,7 @@ import pytest
 from gateway.testing import bearer, create_user, login
 from portal_dev.consistency import converge
 
-from .conftest import action, dataset_body, org_body
+from .conftest import action, dataset_body, event_state, org_body
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -94,7 +94,8 @@ async def _writer(url: str, crew, stop: asyncio.Event, accepted: dict, errors: l
                 await asyncio.sleep(0.2)
 
 
-async def _verify(url: str, crew, accepted: dict) -> None:
+async def _verify(system, crew, accepted: dict) -> None:
+    url = system.gateway_url
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         for ds_id, title in accepted["datasets"].items():
             r = await client.get(f"/api/v1/datasets/{ds_id}", headers=crew["editor"])
@@ -108,7 +109,7 @@ async def _verify(url: str, crew, accepted: dict) -> None:
             assert r.status_code == 200, (fid, r.status_code, r.text[:200])
             assert r.json().get("sha256") in (None, sha), fid
         rep = await converge(client, timeout=120)
-        assert rep.ok, str(rep)
+        assert rep.ok, f"{rep}\n{await event_state(system)}"
 
 
 async def _ready(system, timeout: float = 90) -> None:  # noqa: ASYNC109
@@ -141,7 +142,7 @@ async def test_server_outage_during_writes(system, servers, crew, server) -> Non
     await task
     assert before > 0, errors[:5]
     assert len(accepted["datasets"]) > before, ("no write succeeded after recovery", errors[-5:])
-    await _verify(system.gateway_url, crew, accepted)
+    await _verify(system, crew, accepted)
 
 
 async def test_kill_service_mid_request(system, crew) -> None:
@@ -166,7 +167,7 @@ async def test_kill_service_mid_request(system, crew) -> None:
         if e.split()[0] in ("create", "upload") and e.split()[-1] not in ("502", "503", "504")
     ]
     assert not bad, bad
-    await _verify(system.gateway_url, crew, accepted)
+    await _verify(system, crew, accepted)
 
 
 async def test_duplicate_and_reordered_events(system, servers, crew) -> None:
@@ -193,7 +194,7 @@ async def test_duplicate_and_reordered_events(system, servers, crew) -> None:
         )
         assert p.status_code == 200, p.text
         first = await converge(client, timeout=90)
-        assert first.ok, str(first)
+        assert first.ok, f"{first}\n{await event_state(system)}"
     harvest_db = f"portal_harvest{system.db_suffix}"
 
     def inbox_count() -> int:
@@ -225,7 +226,7 @@ async def test_duplicate_and_reordered_events(system, servers, crew) -> None:
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
         await asyncio.sleep(3.0)
         rep = await converge(client, timeout=60)
-        assert rep.ok, str(rep)
+        assert rep.ok, f"{rep}\n{await event_state(system)}"
         r = await client.get("/api/3/action/package_show", params={"id": ds["id"]})
         assert r.json()["result"]["title"] == "Зелені насадження 2026"
     assert inbox_count() == before, "a duplicate event was applied again"
