@@ -300,10 +300,16 @@ def in_scope(doc: dict[str, Any], now: datetime) -> bool:
 
 async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: datetime | None = None) -> QDatasetScore | None:
     now = now or utc_now()
-    ds = await session.get(QDataset, dataset_id)
+    # Lock and re-read the dataset: the consumer and the background jobs (file validation,
+    # link checks, the schedule) recompute in their own transactions, and a job holding a
+    # snapshot from before the consumer's commit would otherwise write a stale score over
+    # the fresh one (seen in the chaos suite: a published dataset scored as "submitted").
+    ds = await session.get(QDataset, dataset_id, with_for_update=True, populate_existing=True)
     if ds is None:
         return None
-    row = await session.get(QDatasetScore, dataset_id)
+    row = await session.get(
+        QDatasetScore, dataset_id, with_for_update=True, populate_existing=True
+    )
     if ds.deleted:
         if row is not None:
             await session.delete(row)
