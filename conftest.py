@@ -29,9 +29,7 @@ async def admin_token(system: Any) -> str:
 
 
 @pytest.fixture
-def make_user(
-    gw: httpx.AsyncClient, admin_token: str
-) -> Callable[..., Awaitable[dict[str, Any]]]:
+def make_user(gw: httpx.AsyncClient, admin_token: str) -> Callable[..., Awaitable[dict[str, Any]]]:
     """``await make_user(roles=["moderator"], memberships={org_id: "editor"})`` → a dict with
     ``id``, ``email``, ``password``, ``token`` and ``headers``."""
 

@@ -11,15 +11,14 @@ from typing import Any
 import nats
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from portal_kit.db import make_engine, make_sessionmaker
 from portal_kit.events import CloudEvent, record
 from portal_kit.events.consumer import Subscription, handle_message
 from portal_kit.events.tables import DeadLetter, InboxMessage, OutboxMessage
 from portal_kit.events.worker import EventWorker, StreamSpec
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 SOURCE = "/kit-tests"
 
@@ -72,14 +71,22 @@ async def count(sm: async_sessionmaker[AsyncSession], stmt: Any) -> int:
 
 
 def unpublished() -> Any:
-    return sa.select(sa.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
+    return (
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
+        )
     )
 
 
 def applied(prefix: str = "consumer:") -> Any:
-    return sa.select(sa.func.count()).select_from(Effect).where(
-        Effect.event_id.startswith(prefix)  # type: ignore[attr-defined]
+    return (
+        sa.select(sa.func.count())
+        .select_from(Effect)
+        .where(
+            Effect.event_id.startswith(prefix)  # type: ignore[attr-defined]
+        )
     )
 
 
@@ -306,7 +313,9 @@ async def test_an_undecodable_message_is_terminated_not_retried_forever(
 
 
 def test_event_envelope_is_cloudevents_json() -> None:
-    event = CloudEvent(source=SOURCE, type="kit.thing.changed", subject="x", data={"title": "Бюджет"})
+    event = CloudEvent(
+        source=SOURCE, type="kit.thing.changed", subject="x", data={"title": "Бюджет"}
+    )
     doc = CloudEvent.model_validate_json(event.to_json())
     assert doc.specversion == "1.0"
     assert doc.data["title"] == "Бюджет"

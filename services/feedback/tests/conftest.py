@@ -3,7 +3,6 @@ mail to a real SMTP server (aiosmtpd) started here, checks local links and runs 
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import secrets
@@ -28,12 +27,14 @@ class Mailbox:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain",))
         with self.lock:
-            self.messages.append({
-                "to": [r.lower() for r in envelope.rcpt_tos],
-                "subject": str(msg["Subject"]),
-                "kind": str(msg["X-Portal-Notification"]),
-                "body": body.get_content() if body else "",
-            })
+            self.messages.append(
+                {
+                    "to": [r.lower() for r in envelope.rcpt_tos],
+                    "subject": str(msg["Subject"]),
+                    "kind": str(msg["X-Portal-Notification"]),
+                    "body": body.get_content() if body else "",
+                }
+            )
         return "250 OK"
 
     def to(self, addr: str) -> list[dict[str, Any]]:
@@ -106,24 +107,38 @@ def anon(ip: str | None = None) -> dict[str, str]:
 
 async def make_org(gw: httpx.AsyncClient, admin: dict[str, str], email: str) -> dict[str, Any]:
     slug = "org-" + secrets.token_hex(4)
-    r = await gw.post("/api/v1/organizations", headers=admin, json={
-        "name": slug, "title": "Департамент з обʼєднаної громади «Запоріжжя’s» " + slug,
-        "email": email,
-        "responsible_persons": [{"name": "Іван Петренко", "email": "p-" + email}],
-    })
+    r = await gw.post(
+        "/api/v1/organizations",
+        headers=admin,
+        json={
+            "name": slug,
+            "title": "Департамент з обʼєднаної громади «Запоріжжя’s» " + slug,
+            "email": email,
+            "responsible_persons": [{"name": "Іван Петренко", "email": "p-" + email}],
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def publish_dataset(gw: httpx.AsyncClient, steward: dict[str, Any],
-                          moderator: dict[str, Any], org_id: str,
-                          register_entry_id: str | None = None) -> dict[str, Any]:
+async def publish_dataset(
+    gw: httpx.AsyncClient,
+    steward: dict[str, Any],
+    moderator: dict[str, Any],
+    org_id: str,
+    register_entry_id: str | None = None,
+) -> dict[str, Any]:
     """Create, submit and publish a dataset through the catalog API."""
     body: dict[str, Any] = {
-        "name": "ds-" + secrets.token_hex(4), "title": "Бюджет громади на 2026 рік",
-        "organization_id": org_id, "description": "Показники бюджету м. Запоріжжя",
-        "keywords": ["бюджет"], "update_frequency": "yearly", "purpose": "Відкритість",
-        "maintainer": "Марія Іваненко", "maintainer_email": "budget@zp.example.org",
+        "name": "ds-" + secrets.token_hex(4),
+        "title": "Бюджет громади на 2026 рік",
+        "organization_id": org_id,
+        "description": "Показники бюджету м. Запоріжжя",
+        "keywords": ["бюджет"],
+        "update_frequency": "yearly",
+        "purpose": "Відкритість",
+        "maintainer": "Марія Іваненко",
+        "maintainer_email": "budget@zp.example.org",
         "language": ["uk"],
     }
     if register_entry_id:
@@ -131,17 +146,24 @@ async def publish_dataset(gw: httpx.AsyncClient, steward: dict[str, Any],
     r = await gw.post("/api/v1/datasets", headers=steward["headers"], json=body)
     assert r.status_code == 201, r.text
     ds = r.json()
-    r = await gw.post(f"/api/v1/datasets/{ds['id']}/resources", headers=steward["headers"],
-                      json={"name": "Дані 2026", "format": "CSV",
-                            "url": "https://example.org/budget-2026.csv"})
+    r = await gw.post(
+        f"/api/v1/datasets/{ds['id']}/resources",
+        headers=steward["headers"],
+        json={"name": "Дані 2026", "format": "CSV", "url": "https://example.org/budget-2026.csv"},
+    )
     assert r.status_code == 201, r.text
     r = await gw.get(f"/api/v1/datasets/{ds['id']}", headers=steward["headers"])
-    r = await gw.post(f"/api/v1/datasets/{ds['id']}/submit", json={},
-                      headers={**steward["headers"], "If-Match": r.headers["etag"]})
+    r = await gw.post(
+        f"/api/v1/datasets/{ds['id']}/submit",
+        json={},
+        headers={**steward["headers"], "If-Match": r.headers["etag"]},
+    )
     assert r.status_code == 200, r.text
-    r = await gw.post(f"/api/v1/datasets/{ds['id']}/publish",
-                      json={"override_reason": "тест: перевірку якості пропущено"},
-                      headers={**moderator["headers"], "If-Match": r.headers["etag"]})
+    r = await gw.post(
+        f"/api/v1/datasets/{ds['id']}/publish",
+        json={"override_reason": "тест: перевірку якості пропущено"},
+        headers={**moderator["headers"], "If-Match": r.headers["etag"]},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -163,12 +185,11 @@ async def world(gw: httpx.AsyncClient, fb_system) -> World:  # type: ignore[no-u
     admin = bearer(admin_token)
     tag = secrets.token_hex(3)
     org = await make_org(gw, admin, f"org-{tag}@zp.example.org")
-    steward = await create_user(gw, admin_token, full_name="Олена Стюард",
-                                memberships={org["id"]: "editor"})
+    steward = await create_user(
+        gw, admin_token, full_name="Олена Стюард", memberships={org["id"]: "editor"}
+    )
     moderator = await create_user(gw, admin_token, full_name="Модератор", roles=["moderator"])
     citizen = await create_user(gw, admin_token, full_name="Петро О’Коннор")
     ds = await publish_dataset(gw, steward, moderator, org["id"])
     await feedback_knows(gw, ds["id"])
     return World(admin, org, steward, moderator, citizen, ds)
-
-

@@ -30,7 +30,8 @@ def test_holiday_is_skipped_when_holidays_are_days_off():
     # winter time (UTC+2) and an extra declared day off
     cal = WorkCalendar(holidays_are_days_off=False, extra_days_off=[date(2026, 12, 28)])
     assert cal.deadline(datetime(2026, 12, 24, 10, tzinfo=UTC), 2) == datetime(
-        2026, 12, 29, 21, 59, 59, tzinfo=UTC)
+        2026, 12, 29, 21, 59, 59, tzinfo=UTC
+    )
 
 
 def test_working_days_left_and_overdue_flag():
@@ -39,8 +40,16 @@ def test_working_days_left_and_overdue_flag():
     assert PEACETIME.working_days_left(datetime(2026, 8, 24, 12, tzinfo=UTC), deadline) == 5
     assert PEACETIME.working_days_left(datetime(2026, 8, 28, 12, tzinfo=UTC), deadline) == 1
     assert PEACETIME.working_days_left(datetime(2026, 9, 1, 12, tzinfo=UTC), deadline) == -1
-    r = Report(dataset_id=uuid.uuid4(), organization_id=uuid.uuid4(), category="other",
-               message="m", client_key="k", fingerprint="f", created_at=FRI, deadline_at=deadline)
+    r = Report(
+        dataset_id=uuid.uuid4(),
+        organization_id=uuid.uuid4(),
+        category="other",
+        message="m",
+        client_key="k",
+        fingerprint="f",
+        created_at=FRI,
+        deadline_at=deadline,
+    )
     assert not is_overdue(r, datetime(2026, 8, 31, 20, tzinfo=UTC))
     assert is_overdue(r, datetime(2026, 8, 31, 21, tzinfo=UTC))
     r.first_response_at = datetime(2026, 9, 2, tzinfo=UTC)

@@ -27,10 +27,17 @@ async def q(servers: Any) -> AsyncIterator[Q]:
     servers.postgres.create_databases([db])
     url = servers.postgres.sqlalchemy_url(db)
     await asyncio.to_thread(upgrade, MIGRATIONS_DIR, url)
-    settings = Settings(database_url=url, nats_url=servers.nats.url, run_worker=False,
-                        s3_endpoint=servers.s3.endpoint, s3_access_key=servers.s3.access_key,
-                        s3_secret_key=servers.s3.secret_key, s3_bucket=servers.s3.bucket,
-                        log_json=False, environment="test")
+    settings = Settings(
+        database_url=url,
+        nats_url=servers.nats.url,
+        run_worker=False,
+        s3_endpoint=servers.s3.endpoint,
+        s3_access_key=servers.s3.access_key,
+        s3_secret_key=servers.s3.secret_key,
+        s3_bucket=servers.s3.bucket,
+        log_json=False,
+        environment="test",
+    )
     app = create_app(settings)
     key = Ed25519PrivateKey.generate()
     jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
@@ -43,8 +50,5 @@ async def q(servers: Any) -> AsyncIterator[Q]:
             scope["state"] = dict(state)
             await app(scope, receive, send)
 
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://quality"))
+        client = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://quality"))
         yield Q(client, state["ctx"], key, servers.s3.bucket)
-
-

@@ -21,26 +21,21 @@ async def test_precheck_blocks_with_exact_reasons_and_passes_once_fixed(q: Q) ->
     org = org_doc()
     await q.feed("catalog.organization.created", org)
     ds_id = uuid.uuid4()
-    bad = dataset_doc(org["id"], id=ds_id, status="submitted", resources=[ext_resource(ds_id)],
-                      description="Зупинки", license_id="CC-BY-SA-4.0", maintainer_email="не пошта")
+    bad = dataset_doc(org["id"], id=ds_id, status="submitted", resources=[ext_resource(ds_id)], description="Зупинки", license_id="CC-BY-SA-4.0", maintainer_email="не пошта")
     moderator = q.token(roles=["moderator"])
     r = await q.client.post("/api/v1/quality/precheck", json=_j(bad), headers=moderator)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert {(b["code"], b["field"]) for b in body["blocking"]} == {
-        ("C1-description", "description"), ("C1-contact", "maintainer_email"), ("C7-open-terms", "license_id")}
+    assert {(b["code"], b["field"]) for b in body["blocking"]} == {("C1-description", "description"), ("C1-contact", "maintainer_email"), ("C7-open-terms", "license_id")}
     desc = next(b for b in body["blocking"] if b["code"] == "C1-description")
     assert "від 100 до 4000" in desc["message"] and "(now 7)" in desc["message_en"]
     assert body["methodology_version"] and body["gates"]["C1"] is False and body["gates"]["C7"] is False
-    fixed = {**bad, "description": dataset_doc(org["id"])["description"], "license_id": "CC-BY-4.0",
-             "maintainer_email": "o.koval@zp.gov.ua"}
+    fixed = {**bad, "description": dataset_doc(org["id"])["description"], "license_id": "CC-BY-4.0", "maintainer_email": "o.koval@zp.gov.ua"}
     r = await q.client.post("/api/v1/quality/precheck", json=_j(fixed), headers=moderator)
     assert r.status_code == 200 and r.json()["blocking"] == [], r.text
     # an editor of the organization may pre-check; another organization's editor may not
-    assert (await q.client.post("/api/v1/quality/precheck", json=_j(fixed),
-                                headers=q.token(orgs={org["id"]: "editor"}))).status_code == 200
-    other = await q.client.post("/api/v1/quality/precheck", json=_j(fixed),
-                                headers=q.token(orgs={str(uuid.uuid4()): "editor"}))
+    assert (await q.client.post("/api/v1/quality/precheck", json=_j(fixed), headers=q.token(orgs={org["id"]: "editor"}))).status_code == 200
+    other = await q.client.post("/api/v1/quality/precheck", json=_j(fixed), headers=q.token(orgs={str(uuid.uuid4()): "editor"}))
     assert other.status_code == 403
     assert (await q.client.post("/api/v1/quality/precheck", json=_j(fixed))).status_code == 401
     r = await q.client.post("/api/v1/quality/precheck", json={"title": 5}, headers=moderator)
@@ -70,24 +65,31 @@ def _j(d: dict[str, Any]) -> dict[str, Any]:
 
 async def test_kpi_ratings_card_match_hand_computation(q: Q) -> None:
     a = org_doc(title="Департамент транспорту")
-    b = org_doc(title="=HYPERLINK(\"http://evil\")", persons=False, edrpou="12345678")
+    b = org_doc(title='=HYPERLINK("http://evil")', persons=False, edrpou="12345678")
     for o in (a, b):
         await q.feed("catalog.organization.created", o)
     ids = {}
     for key, org, lic in (("a1", a, "CC-BY-4.0"), ("a2", a, "CC-BY-4.0"), ("a3", a, "CC0-1.0"), ("b1", b, "CC-BY-4.0")):
         did = uuid.uuid4()
         ids[key] = did
-        await q.feed("catalog.dataset.published", dataset_doc(org["id"], id=did, license_id=lic,
-                                                              resources=[ext_resource(did)]))
+        await q.feed("catalog.dataset.published", dataset_doc(org["id"], id=did, license_id=lic, resources=[ext_resource(did)]))
     # an older revision arriving late changes nothing
-    await q.feed("catalog.dataset.updated", dataset_doc(a["id"], id=ids["a1"], revision=0, license_id="CC0-1.0",
-                                                        resources=[ext_resource(ids["a1"])]))
+    await q.feed("catalog.dataset.updated", dataset_doc(a["id"], id=ids["a1"], revision=0, license_id="CC0-1.0", resources=[ext_resource(ids["a1"])]))
     now = datetime.now(UTC)
     for n, link in enumerate((ids["a1"], ids["a2"], None, None)):
-        await q.feed("catalog.register.created", {"id": str(uuid.uuid4()), "title": f"Набір {n}",
-                                                  "organization_id": a["id"], "status": "published" if link else "planned",
-                                                  "dataset_id": str(link) if link else None,
-                                                  "created_at": now, "modified_at": now, "revision": 1})
+        await q.feed(
+            "catalog.register.created",
+            {
+                "id": str(uuid.uuid4()),
+                "title": f"Набір {n}",
+                "organization_id": a["id"],
+                "status": "published" if link else "planned",
+                "dataset_id": str(link) if link else None,
+                "created_at": now,
+                "modified_at": now,
+                "revision": 1,
+            },
+        )
     mod = q.token(roles=["moderator"])
     dqi = {}
     for k, did in ids.items():

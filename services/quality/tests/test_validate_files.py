@@ -19,8 +19,7 @@ ROWS_UK = [
 ]
 
 
-async def run(q: Q, content: bytes, name: str, fmt: str, *, declared_size: int | None = None,
-              file_first: bool = True) -> dict[str, Any]:
+async def run(q: Q, content: bytes, name: str, fmt: str, *, declared_size: int | None = None, file_first: bool = True) -> dict[str, Any]:
     org = org_doc()
     await q.feed("catalog.organization.created", org)
     ds_id = uuid.uuid4()
@@ -36,10 +35,20 @@ async def run(q: Q, content: bytes, name: str, fmt: str, *, declared_size: int |
 
         key = f"test/{fid}/{name}"
         q.ctx.s3.put_object(q.bucket, key, io.BytesIO(content), len(content))
-        await q.feed("storage.file.stored", {
-            "id": str(fid), "organization_id": org["id"], "bucket": q.bucket, "key": key,
-            "size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
-            "media_type": "text/csv", "original_name": name, "created_at": ds["created_at"]})
+        await q.feed(
+            "storage.file.stored",
+            {
+                "id": str(fid),
+                "organization_id": org["id"],
+                "bucket": q.bucket,
+                "key": key,
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "media_type": "text/csv",
+                "original_name": name,
+                "created_at": ds["created_at"],
+            },
+        )
     await q.validate_all()
     r = await q.client.get(f"/api/v1/quality/resources/{rid}", headers=q.token(roles=["moderator"]))
     assert r.status_code == 200, r.text
@@ -62,8 +71,7 @@ async def test_windows_1251_semicolon(q: Q) -> None:
 
 
 async def test_utf8_bom_with_type_errors_file_after_resource(q: Q) -> None:
-    rows = ROWS_UK + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "05.03.2024"]] + \
-        [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)]
+    rows = ROWS_UK + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "05.03.2024"]] + [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)]
     rep = await run(q, ("\ufeff" + csv_bytes(rows)).encode("utf-8"), "data.csv", "CSV", file_first=False)
     v = rep["validation"]
     assert v["encoding"] == "utf-8-sig" and v["fields"][0]["name"] == "Код"

@@ -168,7 +168,12 @@ def create_service_app(
         for hook in spec.on_startup:
             await hook(ctx)
         try:
-            yield {"ctx": ctx, "sessionmaker": sessionmaker, "verifier": verifier, "settings": settings}
+            yield {
+                "ctx": ctx,
+                "sessionmaker": sessionmaker,
+                "verifier": verifier,
+                "settings": settings,
+            }
         finally:
             ctx.stop.set()
             for hook in spec.on_shutdown:

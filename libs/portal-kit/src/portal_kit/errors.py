@@ -71,9 +71,7 @@ class AppError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str | None] = None
 
-    def __init__(
-        self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
-    ) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
@@ -156,14 +154,20 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def field_error(loc: list[str | int] | tuple[str | int, ...], msg: str, type_: str = "value_error") -> dict[str, Any]:
+def field_error(
+    loc: list[str | int] | tuple[str | int, ...], msg: str, type_: str = "value_error"
+) -> dict[str, Any]:
     return {"loc": list(loc), "msg": msg, "type": type_}
 
 
 def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     cleaned = []
     for err in errors:
-        item = {"loc": list(err.get("loc", [])), "msg": str(err.get("msg", "")), "type": err.get("type", "")}
+        item = {
+            "loc": list(err.get("loc", [])),
+            "msg": str(err.get("msg", "")),
+            "type": err.get("type", ""),
+        }
         cleaned.append(item)
     return cleaned
 

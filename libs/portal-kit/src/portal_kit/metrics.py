@@ -23,7 +23,9 @@ EVENTS_CONSUMED = Counter(
     "portal_events_consumed_total", "Events consumed", ["service", "consumer", "type", "outcome"]
 )
 OUTBOX_BACKLOG = Gauge("portal_outbox_backlog", "Outbox rows not yet published", ["service"])
-CONSUMER_LAG = Gauge("portal_consumer_pending", "Messages pending for a consumer", ["service", "consumer"])
+CONSUMER_LAG = Gauge(
+    "portal_consumer_pending", "Messages pending for a consumer", ["service", "consumer"]
+)
 
 
 class MetricsMiddleware:

@@ -38,9 +38,7 @@ def run_env(target_metadata: Any) -> None:
     config = context.config
 
     def do_run(connection: Connection) -> None:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, compare_type=True
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 
@@ -55,7 +53,9 @@ def run_env(target_metadata: Any) -> None:
         await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata
+        )
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Fields every service has. Subclasses set ``model_config`` with their ``env_prefix``."""
 
-    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="PORTAL_", extra="ignore", env_nested_delimiter="__"
+    )
 
     service_name: str = "service"
     environment: Literal["local", "test", "staging", "production"] = "local"

@@ -78,21 +78,34 @@ class MergeBody(BaseModel):
     into: uuid.UUID
 
 
-def view(r: DatasetRequest, principal: Principal | None, *, voted: bool | None = None,
-         comments: list[RequestComment] | None = None) -> dict[str, Any]:
+def view(
+    r: DatasetRequest,
+    principal: Principal | None,
+    *,
+    voted: bool | None = None,
+    comments: list[RequestComment] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": str(r.id), "title": r.title, "description": r.description, "why": r.why,
+        "id": str(r.id),
+        "title": r.title,
+        "description": r.description,
+        "why": r.why,
         "suggested_organization_id": str(r.suggested_organization_id)
-        if r.suggested_organization_id else None,
+        if r.suggested_organization_id
+        else None,
         "organization_id": str(r.organization_id) if r.organization_id else None,
-        "requester_name": r.requester_name, "status": r.status,
+        "requester_name": r.requester_name,
+        "status": r.status,
         "decline_reason": r.decline_reason,
         "merged_into": str(r.merged_into) if r.merged_into else None,
         "register_entry_id": str(r.register_entry_id) if r.register_entry_id else None,
         "dataset_id": str(r.dataset_id) if r.dataset_id else None,
-        "dataset_name": r.dataset_name, "votes": r.votes,
-        "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
-        "accepted_at": iso(r.accepted_at), "fulfilled_at": iso(r.fulfilled_at),
+        "dataset_name": r.dataset_name,
+        "votes": r.votes,
+        "created_at": iso(r.created_at),
+        "updated_at": iso(r.updated_at),
+        "accepted_at": iso(r.accepted_at),
+        "fulfilled_at": iso(r.fulfilled_at),
         "revision": r.revision,
     }
     if voted is not None:
@@ -101,13 +114,20 @@ def view(r: DatasetRequest, principal: Principal | None, *, voted: bool | None =
         out["requester_email"] = r.requester_email
     if comments is not None:
         out["comments"] = [
-            {"id": str(c.id), "author_name": c.author_name, "body": c.body,
-             "created_at": iso(c.created_at)} for c in comments
+            {
+                "id": str(c.id),
+                "author_name": c.author_name,
+                "body": c.body,
+                "created_at": iso(c.created_at),
+            }
+            for c in comments
         ]
     return out
 
 
-async def load(session: AsyncSession, request_id: uuid.UUID, *, lock: bool = False) -> DatasetRequest:
+async def load(
+    session: AsyncSession, request_id: uuid.UUID, *, lock: bool = False
+) -> DatasetRequest:
     stmt = sa.select(DatasetRequest).where(DatasetRequest.id == request_id)  # type: ignore[arg-type]
     if lock:
         stmt = stmt.with_for_update()
@@ -117,13 +137,25 @@ async def load(session: AsyncSession, request_id: uuid.UUID, *, lock: bool = Fal
     return r
 
 
-async def detail(session: AsyncSession, r: DatasetRequest, principal: Principal | None,
-                 status_code: int = 200) -> JSONResponse:
+async def detail(
+    session: AsyncSession, r: DatasetRequest, principal: Principal | None, status_code: int = 200
+) -> JSONResponse:
     voted = None
     if principal is not None:
         voted = await session.get(RequestVote, (r.id, principal.user_id)) is not None
-    comments = list((await session.exec(sa.select(RequestComment).where(  # type: ignore[call-overload]
-        RequestComment.request_id == r.id).order_by(RequestComment.created_at))).scalars().all())  # type: ignore[arg-type]
+    comments = list(
+        (
+            await session.exec(
+                sa.select(RequestComment)
+                .where(  # type: ignore[call-overload]
+                    RequestComment.request_id == r.id
+                )
+                .order_by(RequestComment.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[arg-type]
     return with_etag(view(r, principal, voted=voted, comments=comments), r.revision, status_code)
 
 
@@ -133,57 +165,112 @@ def bump(r: DatasetRequest, t: datetime | None = None) -> None:
 
 
 async def recount(session: AsyncSession, r: DatasetRequest) -> None:
-    r.votes = int((await session.exec(sa.select(sa.func.count()).select_from(RequestVote).where(  # type: ignore[call-overload]
-        RequestVote.request_id == r.id))).scalar_one())  # type: ignore[arg-type]
+    r.votes = int(
+        (
+            await session.exec(
+                sa.select(sa.func.count())
+                .select_from(RequestVote)
+                .where(  # type: ignore[call-overload]
+                    RequestVote.request_id == r.id
+                )
+            )
+        ).scalar_one()
+    )  # type: ignore[arg-type]
 
 
 @router.post("", status_code=201, summary="Ask for a dataset (signed in)")
-async def create_request(body: RequestCreate, request: Request, session: SessionDep,
-                         principal: CurrentPrincipal) -> JSONResponse:
+async def create_request(
+    body: RequestCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     await throttle(request, principal, "request")
-    if body.suggested_organization_id is not None and await session.get(
-            Organization, body.suggested_organization_id) is None:
-        raise Unprocessable("Unknown organization", errors=[
-            field_error(["body", "suggested_organization_id"], "no such organization")])
+    if (
+        body.suggested_organization_id is not None
+        and await session.get(Organization, body.suggested_organization_id) is None
+    ):
+        raise Unprocessable(
+            "Unknown organization",
+            errors=[field_error(["body", "suggested_organization_id"], "no such organization")],
+        )
     t = now(request)
-    r = DatasetRequest(title=body.title, description=body.description, why=body.why,
-                       suggested_organization_id=body.suggested_organization_id,
-                       requester_id=principal.user_id, requester_name=principal.name,
-                       requester_email=principal.email, created_at=t, updated_at=t)
+    r = DatasetRequest(
+        title=body.title,
+        description=body.description,
+        why=body.why,
+        suggested_organization_id=body.suggested_organization_id,
+        requester_id=principal.user_id,
+        requester_name=principal.name,
+        requester_email=principal.email,
+        created_at=t,
+        updated_at=t,
+    )
     session.add(r)
     await session.flush()
     return await detail(session, r, principal, 201)
 
 
 @router.get("", summary="Requests, most voted first (or newest: sort=new)")
-async def list_requests(session: SessionDep, principal: OptionalPrincipal,
-                        status: RequestStatus | None = None,
-                        sort: Literal["votes", "new"] = "votes",
-                        limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+async def list_requests(
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    status: RequestStatus | None = None,
+    sort: Literal["votes", "new"] = "votes",
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     where = sa.true() if status is None else DatasetRequest.status == status
-    total = (await session.exec(sa.select(sa.func.count()).select_from(DatasetRequest).where(where))).scalar_one()  # type: ignore[call-overload]
-    order = ((DatasetRequest.votes.desc(), DatasetRequest.created_at.desc())  # type: ignore[attr-defined]
-             if sort == "votes" else (DatasetRequest.created_at.desc(),))  # type: ignore[attr-defined]
-    rows = (await session.exec(sa.select(DatasetRequest).where(where).order_by(  # type: ignore[call-overload]
-        *order, DatasetRequest.id).limit(limit).offset(offset))).scalars().all()
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(DatasetRequest).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
+    order = (
+        (DatasetRequest.votes.desc(), DatasetRequest.created_at.desc())  # type: ignore[attr-defined]
+        if sort == "votes"
+        else (DatasetRequest.created_at.desc(),)
+    )  # type: ignore[attr-defined]
+    rows = (
+        (
+            await session.exec(
+                sa.select(DatasetRequest)
+                .where(where)
+                .order_by(  # type: ignore[call-overload]
+                    *order, DatasetRequest.id
+                )
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return page([view(r, principal) for r in rows], int(total), limit, offset)
 
 
 @router.get("/{request_id}", summary="One request with its comments")
-async def get_request(request_id: uuid.UUID, session: SessionDep,
-                      principal: OptionalPrincipal) -> JSONResponse:
+async def get_request(
+    request_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> JSONResponse:
     return await detail(session, await load(session, request_id), principal)
 
 
-@router.put("/{request_id}/vote", summary="Vote for a request (once per user; repeating is a no-op)")
-async def vote(request_id: uuid.UUID, request: Request, session: SessionDep,
-               principal: CurrentPrincipal) -> JSONResponse:
+@router.put(
+    "/{request_id}/vote", summary="Vote for a request (once per user; repeating is a no-op)"
+)
+async def vote(
+    request_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     r = await load(session, request_id, lock=True)
     if r.status not in ("open", "accepted"):
         raise Conflict(f"A {r.status} request takes no votes")
-    res = await session.exec(insert(RequestVote).values(  # type: ignore[call-overload]
-        request_id=r.id, user_id=principal.user_id, email=principal.email, created_at=now(request)
-    ).on_conflict_do_nothing().returning(RequestVote.user_id))
+    res = await session.exec(
+        insert(RequestVote)
+        .values(  # type: ignore[call-overload]
+            request_id=r.id,
+            user_id=principal.user_id,
+            email=principal.email,
+            created_at=now(request),
+        )
+        .on_conflict_do_nothing()
+        .returning(RequestVote.user_id)
+    )
     if res.first() is not None:
         await recount(session, r)
         bump(r)
@@ -191,11 +278,15 @@ async def vote(request_id: uuid.UUID, request: Request, session: SessionDep,
 
 
 @router.delete("/{request_id}/vote", summary="Take your vote back")
-async def unvote(request_id: uuid.UUID, session: SessionDep,
-                 principal: CurrentPrincipal) -> JSONResponse:
+async def unvote(
+    request_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     r = await load(session, request_id, lock=True)
-    res = await session.exec(sa.delete(RequestVote).where(  # type: ignore[call-overload]
-        RequestVote.request_id == r.id, RequestVote.user_id == principal.user_id))  # type: ignore[arg-type]
+    res = await session.exec(
+        sa.delete(RequestVote).where(  # type: ignore[call-overload]
+            RequestVote.request_id == r.id, RequestVote.user_id == principal.user_id
+        )
+    )  # type: ignore[arg-type]
     if res.rowcount:
         await recount(session, r)
         bump(r)
@@ -203,42 +294,78 @@ async def unvote(request_id: uuid.UUID, session: SessionDep,
 
 
 @router.post("/{request_id}/comments", status_code=201, summary="Comment on a request (signed in)")
-async def comment(request_id: uuid.UUID, body: CommentCreate, request: Request,
-                  session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+async def comment(
+    request_id: uuid.UUID,
+    body: CommentCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     await throttle(request, principal, "comment")
     r = await load(session, request_id)
-    session.add(RequestComment(request_id=r.id, author_id=principal.user_id,
-                               author_name=principal.name, body=body.body, created_at=now(request)))
+    session.add(
+        RequestComment(
+            request_id=r.id,
+            author_id=principal.user_id,
+            author_name=principal.name,
+            body=body.body,
+            created_at=now(request),
+        )
+    )
     await session.flush()
     return await detail(session, r, principal, 201)
 
 
-@router.post("/{request_id}/accept", summary="Accept (moderators; If-Match): the catalog adds a "
-             "planned register entry")
-async def accept(request_id: uuid.UUID, body: AcceptBody, request: Request, session: SessionDep,
-                 principal: Moderator) -> JSONResponse:
+@router.post(
+    "/{request_id}/accept",
+    summary="Accept (moderators; If-Match): the catalog adds a planned register entry",
+)
+async def accept(
+    request_id: uuid.UUID,
+    body: AcceptBody,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> JSONResponse:
     r = await load(session, request_id, lock=True)
     check_if_match(request, r.revision)
     if r.status != "open":
         raise Conflict(f"Only open requests are accepted; this one is {r.status}")
     org_id = body.organization_id or r.suggested_organization_id
     if org_id is not None and await session.get(Organization, org_id) is None:
-        raise Unprocessable("Unknown organization", errors=[
-            field_error(["body", "organization_id"], "no such organization")])
+        raise Unprocessable(
+            "Unknown organization",
+            errors=[field_error(["body", "organization_id"], "no such organization")],
+        )
     t = now(request)
     r.status, r.organization_id, r.accepted_at = "accepted", org_id, t
     bump(r, t)
-    await record(session, source=SOURCE, type="feedback.request.accepted", subject=str(r.id),
-                 data=RequestAccepted(request_id=r.id, title=r.title, description=r.description,
-                                      organization_id=org_id, accepted_by=principal.sub,
-                                      accepted_at=t))
+    await record(
+        session,
+        source=SOURCE,
+        type="feedback.request.accepted",
+        subject=str(r.id),
+        data=RequestAccepted(
+            request_id=r.id,
+            title=r.title,
+            description=r.description,
+            organization_id=org_id,
+            accepted_by=principal.sub,
+            accepted_at=t,
+        ),
+    )
     wake_relay(request)
     return await detail(session, r, principal)
 
 
 @router.post("/{request_id}/decline", summary="Decline with a reason (moderators; If-Match)")
-async def decline(request_id: uuid.UUID, body: DeclineBody, request: Request,
-                  session: SessionDep, principal: Moderator) -> JSONResponse:
+async def decline(
+    request_id: uuid.UUID,
+    body: DeclineBody,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> JSONResponse:
     r = await load(session, request_id, lock=True)
     check_if_match(request, r.revision)
     if r.status != "open":
@@ -248,13 +375,23 @@ async def decline(request_id: uuid.UUID, body: DeclineBody, request: Request,
     return await detail(session, r, principal)
 
 
-@router.post("/{request_id}/merge", summary="Merge a duplicate into another request "
-             "(moderators; If-Match of the duplicate); votes move over")
-async def merge(request_id: uuid.UUID, body: MergeBody, request: Request, session: SessionDep,
-                principal: Moderator) -> JSONResponse:
+@router.post(
+    "/{request_id}/merge",
+    summary="Merge a duplicate into another request "
+    "(moderators; If-Match of the duplicate); votes move over",
+)
+async def merge(
+    request_id: uuid.UUID,
+    body: MergeBody,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> JSONResponse:
     if body.into == request_id:
-        raise Unprocessable("Cannot merge into itself", errors=[
-            field_error(["body", "into"], "must be another request")])
+        raise Unprocessable(
+            "Cannot merge into itself",
+            errors=[field_error(["body", "into"], "must be another request")],
+        )
     r = await load(session, request_id, lock=True)
     check_if_match(request, r.revision)
     if r.status != "open":
@@ -262,12 +399,18 @@ async def merge(request_id: uuid.UUID, body: MergeBody, request: Request, sessio
     try:
         target = await load(session, body.into, lock=True)
     except NotFound:
-        raise Unprocessable("Unknown target", errors=[
-            field_error(["body", "into"], "no such request")]) from None
+        raise Unprocessable(
+            "Unknown target", errors=[field_error(["body", "into"], "no such request")]
+        ) from None
     if target.status in ("declined", "merged"):
         raise Conflict(f"Cannot merge into a {target.status} request")
-    voters = (await session.exec(sa.select(RequestVote.user_id, RequestVote.email).where(  # type: ignore[call-overload]
-        RequestVote.request_id == r.id))).all()  # type: ignore[arg-type]
+    voters = (
+        await session.exec(
+            sa.select(RequestVote.user_id, RequestVote.email).where(  # type: ignore[call-overload]
+                RequestVote.request_id == r.id
+            )
+        )
+    ).all()  # type: ignore[arg-type]
     rows = [{"request_id": target.id, "user_id": v.user_id, "email": v.email} for v in voters]
     rows.append({"request_id": target.id, "user_id": r.requester_id, "email": r.requester_email})
     await session.exec(insert(RequestVote).values(rows).on_conflict_do_nothing())  # type: ignore[call-overload]
@@ -280,11 +423,27 @@ async def merge(request_id: uuid.UUID, body: MergeBody, request: Request, sessio
 
 
 # ---------------------------------------------------------------- fulfilment (from catalog events)
-async def fulfil(session: AsyncSession, settings: Settings, request_id: uuid.UUID,
-                 dataset_id: uuid.UUID, dataset_name: str | None,
-                 register_entry_id: uuid.UUID | None) -> bool:
-    r = (await session.exec(sa.select(DatasetRequest).where(  # type: ignore[call-overload]
-        DatasetRequest.id == request_id).with_for_update())).scalars().first()  # type: ignore[arg-type]
+async def fulfil(
+    session: AsyncSession,
+    settings: Settings,
+    request_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    dataset_name: str | None,
+    register_entry_id: uuid.UUID | None,
+) -> bool:
+    r = (
+        (
+            await session.exec(
+                sa.select(DatasetRequest)
+                .where(  # type: ignore[call-overload]
+                    DatasetRequest.id == request_id
+                )
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .first()
+    )  # type: ignore[arg-type]
     if r is None:
         return False
     if r.status == "fulfilled":
@@ -294,22 +453,40 @@ async def fulfil(session: AsyncSession, settings: Settings, request_id: uuid.UUI
             bump(r)
         return False
     t = utc_now()
-    r.status, r.dataset_id, r.dataset_name, r.fulfilled_at = "fulfilled", dataset_id, dataset_name, t
+    r.status, r.dataset_id, r.dataset_name, r.fulfilled_at = (
+        "fulfilled",
+        dataset_id,
+        dataset_name,
+        t,
+    )
     r.register_entry_id = register_entry_id or r.register_entry_id
     bump(r, t)
-    await record(session, source=SOURCE, type="feedback.request.fulfilled", subject=str(r.id),
-                 data=RequestFulfilled(request_id=r.id, dataset_id=dataset_id,
-                                       dataset_name=dataset_name,
-                                       register_entry_id=r.register_entry_id, fulfilled_at=t))
-    voters = (await session.exec(sa.select(RequestVote.email, RequestVote.user_id).where(  # type: ignore[call-overload]
-        RequestVote.request_id == r.id))).all()  # type: ignore[arg-type]
+    await record(
+        session,
+        source=SOURCE,
+        type="feedback.request.fulfilled",
+        subject=str(r.id),
+        data=RequestFulfilled(
+            request_id=r.id,
+            dataset_id=dataset_id,
+            dataset_name=dataset_name,
+            register_entry_id=r.register_entry_id,
+            fulfilled_at=t,
+        ),
+    )
+    voters = (
+        await session.exec(
+            sa.select(RequestVote.email, RequestVote.user_id).where(  # type: ignore[call-overload]
+                RequestVote.request_id == r.id
+            )
+        )
+    ).all()  # type: ignore[arg-type]
     notifications.enqueue(
-        session, kind="request.fulfilled",
+        session,
+        kind="request.fulfilled",
         emails=[(r.requester_email, r.requester_id), *[(v.email, v.user_id) for v in voters]],
         subject=f"Набір даних «{r.title}» опубліковано",
         body=f"Запит «{r.title}», який ви підтримали, виконано: набір даних опубліковано.",
         link=notifications.link(settings, f"/api/v1/datasets/{dataset_name or dataset_id}"),
     )
     return True
-
-

@@ -22,16 +22,28 @@ async def warn_deadlines(ctx: ServiceContext) -> int:
     t = clock_of(ctx)()
     n = 0
     async with ctx.sessionmaker() as session, session.begin():
-        rows = (await session.exec(sa.select(Report).where(  # type: ignore[call-overload]
-            Report.deadline_warned.is_(False),  # type: ignore[attr-defined]
-            Report.first_response_at.is_(None),  # type: ignore[union-attr]
-            Report.status.in_(("new", "in_progress")),  # type: ignore[attr-defined]
-            Report.deadline_at < t + timedelta(hours=settings.deadline_warning_hours),  # type: ignore[operator]
-        ).limit(200).with_for_update(skip_locked=True))).scalars().all()
+        rows = (
+            (
+                await session.exec(
+                    sa.select(Report)
+                    .where(  # type: ignore[call-overload]
+                        Report.deadline_warned.is_(False),  # type: ignore[attr-defined]
+                        Report.first_response_at.is_(None),  # type: ignore[union-attr]
+                        Report.status.in_(("new", "in_progress")),  # type: ignore[attr-defined]
+                        Report.deadline_at < t + timedelta(hours=settings.deadline_warning_hours),  # type: ignore[operator]
+                    )
+                    .limit(200)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for r in rows:
             ds = await session.get(Dataset, r.dataset_id)
             notifications.enqueue(
-                session, kind="report.deadline",
+                session,
+                kind="report.deadline",
                 emails=await notifications.org_recipients(session, r.organization_id),
                 subject=f"Спливає строк відповіді на звернення щодо «{ds.title if ds else ''}»",
                 body=f"Відповідь на звернення потрібно надати до {iso(r.deadline_at)}.",
@@ -39,8 +51,11 @@ async def warn_deadlines(ctx: ServiceContext) -> int:
             )
             r.deadline_warned = True
             n += 1
-        await session.exec(sa.delete(RateCounter).where(  # type: ignore[call-overload]
-            RateCounter.window_start < t - timedelta(days=1)))  # type: ignore[operator]
+        await session.exec(
+            sa.delete(RateCounter).where(  # type: ignore[call-overload]
+                RateCounter.window_start < t - timedelta(days=1)
+            )
+        )  # type: ignore[operator]
     return n
 
 

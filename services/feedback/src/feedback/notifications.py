@@ -105,17 +105,21 @@ async def send_pending(ctx: ServiceContext, sender: Sender, batch: int = 50) -> 
     sent = 0
     async with ctx.sessionmaker() as session, session.begin():
         rows = (
-            await session.exec(  # type: ignore[call-overload]
-                sa.select(Notification)
-                .where(
-                    Notification.sent_at.is_(None),  # type: ignore[union-attr]
-                    Notification.attempts < MAX_ATTEMPTS,
+            (
+                await session.exec(  # type: ignore[call-overload]
+                    sa.select(Notification)
+                    .where(
+                        Notification.sent_at.is_(None),  # type: ignore[union-attr]
+                        Notification.attempts < MAX_ATTEMPTS,
+                    )
+                    .order_by(Notification.created_at)  # type: ignore[arg-type]
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
                 )
-                .order_by(Notification.created_at)  # type: ignore[arg-type]
-                .limit(batch)
-                .with_for_update(skip_locked=True)
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for n in rows:
             n.attempts += 1
             try:

@@ -131,19 +131,29 @@ def view(
     }
     if messages is not None:
         out["replies"] = [
-            {"id": str(m.id), "body": m.body, "author_name": m.author_name,
-             "created_at": iso(m.created_at)}
-            for m in messages if m.kind == "reply"
+            {
+                "id": str(m.id),
+                "body": m.body,
+                "author_name": m.author_name,
+                "created_at": iso(m.created_at),
+            }
+            for m in messages
+            if m.kind == "reply"
         ]
     if private:
         out["contact_email"] = r.contact_email
         out["reporter_email"] = r.reporter_email
         if messages is not None:
             out["notes"] = [
-                {"id": str(m.id), "body": m.body, "author_name": m.author_name,
-                 "author_id": str(m.author_id) if m.author_id else None,
-                 "created_at": iso(m.created_at)}
-                for m in messages if m.kind == "note"
+                {
+                    "id": str(m.id),
+                    "body": m.body,
+                    "author_name": m.author_name,
+                    "author_id": str(m.author_id) if m.author_id else None,
+                    "created_at": iso(m.created_at),
+                }
+                for m in messages
+                if m.kind == "note"
             ]
     return out
 
@@ -155,19 +165,27 @@ async def emit(session: AsyncSession, r: Report, verb: str) -> None:
         type=f"feedback.report.{verb}",
         subject=str(r.id),
         data=ReportEvent(
-            report_id=r.id, dataset_id=r.dataset_id, resource_id=r.resource_id,
-            organization_id=r.organization_id, category=r.category, status=r.status,
-            hidden=r.hidden, created_at=r.created_at, deadline_at=r.deadline_at,
+            report_id=r.id,
+            dataset_id=r.dataset_id,
+            resource_id=r.resource_id,
+            organization_id=r.organization_id,
+            category=r.category,
+            status=r.status,
+            hidden=r.hidden,
+            created_at=r.created_at,
+            deadline_at=r.deadline_at,
             first_response_at=r.first_response_at,
-            answered_on_time=None if r.first_response_at is None
+            answered_on_time=None
+            if r.first_response_at is None
             else r.first_response_at <= r.deadline_at,
             revision=r.revision,
         ),
     )
 
 
-async def load(session: AsyncSession, report_id: uuid.UUID, p: Principal | None, *,
-               lock: bool = False) -> Report:
+async def load(
+    session: AsyncSession, report_id: uuid.UUID, p: Principal | None, *, lock: bool = False
+) -> Report:
     stmt = sa.select(Report).where(Report.id == report_id)  # type: ignore[arg-type]
     if lock:
         stmt = stmt.with_for_update()
@@ -185,7 +203,9 @@ async def messages_of(session: AsyncSession, report_id: uuid.UUID) -> list[Repor
                 .where(ReportMessage.report_id == report_id)  # type: ignore[arg-type]
                 .order_by(ReportMessage.created_at)  # type: ignore[arg-type]
             )
-        ).scalars().all()
+        )
+        .scalars()
+        .all()
     )
 
 
@@ -195,8 +215,12 @@ def bump(r: Report, t: datetime) -> None:
 
 
 # ---------------------------------------------------------------- routes
-@router.post("/reports", status_code=201, summary="Report a problem with a published dataset "
-             "(anonymous allowed; throttled per client; duplicates refused)")
+@router.post(
+    "/reports",
+    status_code=201,
+    summary="Report a problem with a published dataset "
+    "(anonymous allowed; throttled per client; duplicates refused)",
+)
 async def create_report(
     body: ReportCreate, request: Request, session: SessionDep, principal: OptionalPrincipal
 ) -> JSONResponse:
@@ -207,21 +231,27 @@ async def create_report(
         )
     ds = await session.get(Dataset, body.dataset_id)
     if ds is None or ds.status != "published":
-        raise Unprocessable("Unknown dataset", errors=[
-            field_error(["body", "dataset_id"], "no published dataset with this id")])
+        raise Unprocessable(
+            "Unknown dataset",
+            errors=[field_error(["body", "dataset_id"], "no published dataset with this id")],
+        )
     if body.resource_id is not None and str(body.resource_id) not in ds.resource_ids:
-        raise Unprocessable("Unknown resource", errors=[
-            field_error(["body", "resource_id"], "not a resource of this dataset")])
+        raise Unprocessable(
+            "Unknown resource",
+            errors=[field_error(["body", "resource_id"], "not a resource of this dataset")],
+        )
     settings = settings_of(request)
     t = now(request)
     fp = fingerprint(str(ds.id), str(body.resource_id or ""), body.message)
     dup = (
         await session.exec(  # type: ignore[call-overload]
-            sa.select(Report.id, Report.hidden).where(
+            sa.select(Report.id, Report.hidden)
+            .where(
                 Report.fingerprint == fp,  # type: ignore[arg-type]
                 Report.created_at > t - timedelta(days=settings.duplicate_window_days),  # type: ignore[operator]
                 Report.status.in_(OPEN + ("answered",)),  # type: ignore[attr-defined]
-            ).limit(1)
+            )
+            .limit(1)
         )
     ).first()
     if dup is not None:
@@ -257,8 +287,14 @@ async def create_report(
     if personal:
         recipients += notifications.moderator_recipients(settings)
         subject = "Повідомлення про розкриття персональних даних: " + ds.title
-    notifications.enqueue(session, kind="report.created", emails=recipients, subject=subject,
-                          body=text, link=notifications.link(settings, path))
+    notifications.enqueue(
+        session,
+        kind="report.created",
+        emails=recipients,
+        subject=subject,
+        body=text,
+        link=notifications.link(settings, path),
+    )
     await emit(session, r, "created")
     wake_relay(request)
     body_out = view(r, t, request, [], private=can_see_private(principal, r))
@@ -279,13 +315,25 @@ async def list_reports(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    return await _list(request, session, principal, dataset_id=dataset_id,
-                       organization_ids=[organization_id] if organization_id else None,
-                       status=status, overdue=overdue, limit=limit, offset=offset, queue=False)
+    return await _list(
+        request,
+        session,
+        principal,
+        dataset_id=dataset_id,
+        organization_ids=[organization_id] if organization_id else None,
+        status=status,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+        queue=False,
+    )
 
 
-@router.get("/queue", summary="The caller's queue: their organizations' reports (moderators: all, "
-            "or one organization), hidden ones included, oldest deadline first")
+@router.get(
+    "/queue",
+    summary="The caller's queue: their organizations' reports (moderators: all, "
+    "or one organization), hidden ones included, oldest deadline first",
+)
 async def queue(
     request: Request,
     session: SessionDep,
@@ -306,14 +354,33 @@ async def queue(
         orgs = principal.organization_ids()
         if not orgs:
             raise Forbidden("Only stewards and moderators have a queue")
-    return await _list(request, session, principal, dataset_id=None, organization_ids=orgs,
-                       status=status, overdue=overdue, limit=limit, offset=offset, queue=True)
+    return await _list(
+        request,
+        session,
+        principal,
+        dataset_id=None,
+        organization_ids=orgs,
+        status=status,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+        queue=True,
+    )
 
 
-async def _list(request: Request, session: AsyncSession, principal: Principal | None, *,
-                dataset_id: uuid.UUID | None, organization_ids: list[uuid.UUID] | None,
-                status: str | None, overdue: bool | None, limit: int, offset: int,
-                queue: bool) -> dict[str, Any]:
+async def _list(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    dataset_id: uuid.UUID | None,
+    organization_ids: list[uuid.UUID] | None,
+    status: str | None,
+    overdue: bool | None,
+    limit: int,
+    offset: int,
+    queue: bool,
+) -> dict[str, Any]:
     t = now(request)
     conds: list[Any] = []
     if dataset_id is not None:
@@ -338,34 +405,62 @@ async def _list(request: Request, session: AsyncSession, principal: Principal | 
     elif overdue is False:
         conds.append(sa.not_(late))
     where = sa.and_(sa.true(), *conds)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(Report).where(where))).scalar_one()  # type: ignore[call-overload]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(Report).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
     order = (Report.deadline_at, Report.id) if queue else (Report.created_at.desc(), Report.id)  # type: ignore[attr-defined]
-    rows = (await session.exec(  # type: ignore[call-overload]
-        sa.select(Report).where(where).order_by(*order).limit(limit).offset(offset))).scalars().all()
+    rows = (
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(Report).where(where).order_by(*order).limit(limit).offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
     items = [view(r, t, request, None, private=can_see_private(principal, r)) for r in rows]
     return page(items, int(total), limit, offset)
 
 
-@router.get("/reports/{report_id}", summary="One report with its public replies "
-            "(stewards and moderators also see the contact and internal notes)")
-async def get_report(report_id: uuid.UUID, request: Request, session: SessionDep,
-                     principal: OptionalPrincipal) -> JSONResponse:
+@router.get(
+    "/reports/{report_id}",
+    summary="One report with its public replies "
+    "(stewards and moderators also see the contact and internal notes)",
+)
+async def get_report(
+    report_id: uuid.UUID, request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> JSONResponse:
     r = await load(session, report_id, principal)
     private = can_see_private(principal, r)
-    return with_etag(view(r, now(request), request, await messages_of(session, r.id), private),
-                     r.revision)
+    return with_etag(
+        view(r, now(request), request, await messages_of(session, r.id), private), r.revision
+    )
 
 
-@router.post("/reports/{report_id}/replies", status_code=201,
-             summary="Public reply of the steward or a moderator; the first one answers the report")
-async def reply(report_id: uuid.UUID, body: MessageCreate, request: Request, session: SessionDep,
-                principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/reports/{report_id}/replies",
+    status_code=201,
+    summary="Public reply of the steward or a moderator; the first one answers the report",
+)
+async def reply(
+    report_id: uuid.UUID,
+    body: MessageCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     r = await load(session, report_id, principal, lock=True)
     if not can_handle(principal, r):
         raise Forbidden("Only the organization's stewards and moderators reply")
     t = now(request)
-    m = ReportMessage(report_id=r.id, kind="reply", body=body.body,
-                      author_id=principal.user_id, author_name=principal.name, created_at=t)
+    m = ReportMessage(
+        report_id=r.id,
+        kind="reply",
+        body=body.body,
+        author_id=principal.user_id,
+        author_name=principal.name,
+        created_at=t,
+    )
     session.add(m)
     first = r.first_response_at is None
     if first:
@@ -377,9 +472,12 @@ async def reply(report_id: uuid.UUID, body: MessageCreate, request: Request, ses
     ds = await session.get(Dataset, r.dataset_id)
     to = r.contact_email or r.reporter_email
     notifications.enqueue(
-        session, kind="report.replied", emails=[(to, r.reporter_id)],
+        session,
+        kind="report.replied",
+        emails=[(to, r.reporter_id)],
         subject=f"Відповідь на ваше звернення щодо «{ds.title if ds else r.dataset_id}»",
-        body=body.body, link=notifications.link(settings, f"/api/v1/feedback/reports/{r.id}"),
+        body=body.body,
+        link=notifications.link(settings, f"/api/v1/feedback/reports/{r.id}"),
     )
     await emit(session, r, "answered" if first else "updated")
     wake_relay(request)
@@ -387,26 +485,48 @@ async def reply(report_id: uuid.UUID, body: MessageCreate, request: Request, ses
     return with_etag(view(r, t, request, await messages_of(session, r.id), True), r.revision, 201)
 
 
-@router.post("/reports/{report_id}/notes", status_code=201,
-             summary="Internal note (stewards of the organization and moderators only)")
-async def note(report_id: uuid.UUID, body: MessageCreate, request: Request, session: SessionDep,
-               principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/reports/{report_id}/notes",
+    status_code=201,
+    summary="Internal note (stewards of the organization and moderators only)",
+)
+async def note(
+    report_id: uuid.UUID,
+    body: MessageCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     r = await load(session, report_id, principal, lock=True)
     if not can_handle(principal, r):
         raise Forbidden("Only the organization's stewards and moderators write notes")
     t = now(request)
-    session.add(ReportMessage(report_id=r.id, kind="note", body=body.body,
-                              author_id=principal.user_id, author_name=principal.name,
-                              created_at=t))
+    session.add(
+        ReportMessage(
+            report_id=r.id,
+            kind="note",
+            body=body.body,
+            author_id=principal.user_id,
+            author_name=principal.name,
+            created_at=t,
+        )
+    )
     bump(r, t)
     await session.flush()
     return with_etag(view(r, t, request, await messages_of(session, r.id), True), r.revision, 201)
 
 
-@router.patch("/reports/{report_id}", summary="Change the status (or, moderators, visibility); "
-              "If-Match required")
-async def update_report(report_id: uuid.UUID, body: ReportUpdate, request: Request,
-                        session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.patch(
+    "/reports/{report_id}",
+    summary="Change the status (or, moderators, visibility); If-Match required",
+)
+async def update_report(
+    report_id: uuid.UUID,
+    body: ReportUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     r = await load(session, report_id, principal, lock=True)
     if not can_handle(principal, r):
         raise Forbidden("Only the organization's stewards and moderators change a report")
@@ -422,8 +542,10 @@ async def update_report(report_id: uuid.UUID, body: ReportUpdate, request: Reque
         changed = True
     if body.status is not None and body.status != r.status:
         if body.status not in TRANSITIONS[r.status]:
-            raise Conflict(f"Cannot change a report from {r.status} to {body.status}",
-                           allowed=sorted(TRANSITIONS[r.status]))
+            raise Conflict(
+                f"Cannot change a report from {r.status} to {body.status}",
+                allowed=sorted(TRANSITIONS[r.status]),
+            )
         r.status = body.status
         if body.status in ("answered", *CLOSED) and r.first_response_at is None:
             r.first_response_at = t
@@ -436,26 +558,43 @@ async def update_report(report_id: uuid.UUID, body: ReportUpdate, request: Reque
     return with_etag(view(r, t, request, await messages_of(session, r.id), True), r.revision)
 
 
-@router.get("/deadline", summary="When a report received at `received_at` is due "
-            "(working days, the portal's holiday rules)")
-async def deadline(request: Request, received_at: datetime,
-                   working_days: Annotated[int | None, Query(ge=1, le=60)] = None) -> dict[str, Any]:
+@router.get(
+    "/deadline",
+    summary="When a report received at `received_at` is due "
+    "(working days, the portal's holiday rules)",
+)
+async def deadline(
+    request: Request,
+    received_at: datetime,
+    working_days: Annotated[int | None, Query(ge=1, le=60)] = None,
+) -> dict[str, Any]:
     if received_at.tzinfo is None:
-        raise Unprocessable("Time zone required", errors=[
-            field_error(["query", "received_at"], "must carry a time zone (e.g. Z)")])
+        raise Unprocessable(
+            "Time zone required",
+            errors=[field_error(["query", "received_at"], "must carry a time zone (e.g. Z)")],
+        )
     settings = settings_of(request)
     n = working_days or settings.response_working_days
     cal = work_calendar(ctx_of(request))
-    return {"received_at": iso(received_at), "working_days": n,
-            "deadline_at": iso(cal.deadline(received_at, n)),
-            "holidays_are_days_off": settings.holidays_are_days_off}
+    return {
+        "received_at": iso(received_at),
+        "working_days": n,
+        "deadline_at": iso(cal.deadline(received_at, n)),
+        "holidays_are_days_off": settings.holidays_are_days_off,
+    }
 
 
 # ---------------------------------------------------------------- statistics
-async def org_stats(session: AsyncSession, t: datetime,
-                    organization_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
-    stmt = sa.select(Report.organization_id, Report.status, Report.created_at,  # type: ignore[call-overload]
-                     Report.deadline_at, Report.first_response_at)
+async def org_stats(
+    session: AsyncSession, t: datetime, organization_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    stmt = sa.select(
+        Report.organization_id,
+        Report.status,
+        Report.created_at,  # type: ignore[call-overload]
+        Report.deadline_at,
+        Report.first_response_at,
+    )
     if organization_id is not None:
         stmt = stmt.where(Report.organization_id == organization_id)
     rows = (await session.exec(stmt)).all()  # type: ignore[call-overload]
@@ -464,74 +603,120 @@ async def org_stats(session: AsyncSession, t: datetime,
         by_org.setdefault(row.organization_id, []).append(row)
     titles = {
         o.id: (o.name, o.title)
-        for o in (await session.exec(sa.select(Organization).where(  # type: ignore[call-overload]
-            Organization.id.in_(list(by_org))))).scalars().all()  # type: ignore[attr-defined]
+        for o in (
+            await session.exec(
+                sa.select(Organization).where(  # type: ignore[call-overload]
+                    Organization.id.in_(list(by_org))
+                )
+            )
+        )
+        .scalars()
+        .all()  # type: ignore[attr-defined]
     }
     out = []
     for org_id, items in by_org.items():
         answered = [i for i in items if i.first_response_at is not None]
         hours = [(i.first_response_at - i.created_at).total_seconds() / 3600 for i in answered]
         on_time = [i for i in answered if i.first_response_at <= i.deadline_at]
-        overdue = [i for i in items if i.first_response_at is None and i.status in OPEN
-                   and t > i.deadline_at]
+        overdue = [
+            i
+            for i in items
+            if i.first_response_at is None and i.status in OPEN and t > i.deadline_at
+        ]
         # a report overdue and still unanswered also counts as not on time
         judged = len(answered) + len(overdue)
         name, title = titles.get(org_id, (None, None))
-        out.append({
-            "organization_id": str(org_id),
-            "organization_name": name,
-            "organization_title": title,
-            "total": len(items),
-            "open": sum(1 for i in items if i.status in OPEN),
-            "answered": len(answered),
-            "overdue": len(overdue),
-            "by_status": {s: sum(1 for i in items if i.status == s) for s in TRANSITIONS},
-            "median_response_hours": round(statistics.median(hours), 2) if hours else None,
-            "on_time_share": round(len(on_time) / judged, 4) if judged else None,
-        })
+        out.append(
+            {
+                "organization_id": str(org_id),
+                "organization_name": name,
+                "organization_title": title,
+                "total": len(items),
+                "open": sum(1 for i in items if i.status in OPEN),
+                "answered": len(answered),
+                "overdue": len(overdue),
+                "by_status": {s: sum(1 for i in items if i.status == s) for s in TRANSITIONS},
+                "median_response_hours": round(statistics.median(hours), 2) if hours else None,
+                "on_time_share": round(len(on_time) / judged, 4) if judged else None,
+            }
+        )
     out.sort(key=lambda x: (-x["overdue"], x["organization_name"] or ""))
     return out
 
 
-@stats_router.get("/organizations", summary="Per organization: counts, overdue, median response "
-                  "time, share answered on time (steward rating input)")
+@stats_router.get(
+    "/organizations",
+    summary="Per organization: counts, overdue, median response "
+    "time, share answered on time (steward rating input)",
+)
 async def stats_organizations(request: Request, session: SessionDep) -> dict[str, Any]:
     items = await org_stats(session, now(request))
     return {"items": items, "total": len(items), "computed_at": iso(now(request))}
 
 
 @stats_router.get("/organizations/{organization_id}", summary="The same for one organization")
-async def stats_organization(organization_id: uuid.UUID, request: Request,
-                             session: SessionDep) -> dict[str, Any]:
+async def stats_organization(
+    organization_id: uuid.UUID, request: Request, session: SessionDep
+) -> dict[str, Any]:
     items = await org_stats(session, now(request), organization_id)
     if not items:
         org = await session.get(Organization, organization_id)
         if org is None:
             raise NotFound("No such organization")
-        return {"organization_id": str(organization_id), "organization_name": org.name,
-                "organization_title": org.title, "total": 0, "open": 0, "answered": 0,
-                "overdue": 0, "by_status": dict.fromkeys(TRANSITIONS, 0),
-                "median_response_hours": None, "on_time_share": None}
+        return {
+            "organization_id": str(organization_id),
+            "organization_name": org.name,
+            "organization_title": org.title,
+            "total": 0,
+            "open": 0,
+            "answered": 0,
+            "overdue": 0,
+            "by_status": dict.fromkeys(TRANSITIONS, 0),
+            "median_response_hours": None,
+            "on_time_share": None,
+        }
     return items[0]
 
 
-@router.get("/datasets/{dataset_id}", summary="Feedback summary of a published dataset "
-            "(report counts by status, showcases); 404 for a dataset not published")
-async def dataset_summary(dataset_id: uuid.UUID, request: Request, session: SessionDep,
-                          principal: OptionalPrincipal) -> dict[str, Any]:
+@router.get(
+    "/datasets/{dataset_id}",
+    summary="Feedback summary of a published dataset "
+    "(report counts by status, showcases); 404 for a dataset not published",
+)
+async def dataset_summary(
+    dataset_id: uuid.UUID, request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> dict[str, Any]:
     from feedback.models import Showcase
 
     ds = await session.get(Dataset, dataset_id)
     if ds is None or ds.status != "published":
         raise NotFound("No published dataset with this id")
-    rows = (await session.exec(sa.select(Report.status, sa.func.count()).where(  # type: ignore[call-overload]
-        Report.dataset_id == dataset_id, Report.hidden.is_(False)  # type: ignore[attr-defined]
-    ).group_by(Report.status))).all()
-    showcases = (await session.exec(sa.select(sa.func.count()).select_from(Showcase).where(  # type: ignore[call-overload]
-        Showcase.status == "approved",
-        Showcase.dataset_ids.contains([str(dataset_id)])))).scalar_one()  # type: ignore[attr-defined]
+    rows = (
+        await session.exec(
+            sa.select(Report.status, sa.func.count())
+            .where(  # type: ignore[call-overload]
+                Report.dataset_id == dataset_id,
+                Report.hidden.is_(False),  # type: ignore[attr-defined]
+            )
+            .group_by(Report.status)
+        )
+    ).all()
+    showcases = (
+        await session.exec(
+            sa.select(sa.func.count())
+            .select_from(Showcase)
+            .where(  # type: ignore[call-overload]
+                Showcase.status == "approved", Showcase.dataset_ids.contains([str(dataset_id)])
+            )
+        )
+    ).scalar_one()  # type: ignore[attr-defined]
     by_status = dict.fromkeys(TRANSITIONS, 0) | {s: int(n) for s, n in rows}
-    return {"dataset_id": str(ds.id), "dataset_name": ds.name, "title": ds.title,
-            "organization_id": str(ds.organization_id), "reports": by_status,
-            "open_reports": by_status["new"] + by_status["in_progress"],
-            "showcases": int(showcases)}
+    return {
+        "dataset_id": str(ds.id),
+        "dataset_name": ds.name,
+        "title": ds.title,
+        "organization_id": str(ds.organization_id),
+        "reports": by_status,
+        "open_reports": by_status["new"] + by_status["in_progress"],
+        "showcases": int(showcases),
+    }

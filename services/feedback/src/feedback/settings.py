@@ -1,6 +1,6 @@
-from portal_kit.settings import ServiceSettings
 from typing import Any
 
+from portal_kit.settings import ServiceSettings
 from pydantic import PrivateAttr, SecretStr
 from pydantic_settings import SettingsConfigDict
 

@@ -84,12 +84,22 @@ class RejectBody(BaseModel):
 
 def view(s: Showcase, principal: Principal | None) -> dict[str, Any]:
     out = {
-        "id": str(s.id), "title": s.title, "description": s.description, "type": s.type,
-        "url": s.url, "image_url": s.image_url, "dataset_ids": s.dataset_ids,
-        "author": s.author, "status": s.status, "reject_reason": s.reject_reason,
-        "link_status": s.link_status, "link_checked_at": iso(s.link_checked_at),
-        "created_at": iso(s.created_at), "updated_at": iso(s.updated_at),
-        "approved_at": iso(s.approved_at), "revision": s.revision,
+        "id": str(s.id),
+        "title": s.title,
+        "description": s.description,
+        "type": s.type,
+        "url": s.url,
+        "image_url": s.image_url,
+        "dataset_ids": s.dataset_ids,
+        "author": s.author,
+        "status": s.status,
+        "reject_reason": s.reject_reason,
+        "link_status": s.link_status,
+        "link_checked_at": iso(s.link_checked_at),
+        "created_at": iso(s.created_at),
+        "updated_at": iso(s.updated_at),
+        "approved_at": iso(s.approved_at),
+        "revision": s.revision,
     }
     if principal is not None and principal.is_moderator:
         out["link_error"] = s.link_error
@@ -99,11 +109,13 @@ def view(s: Showcase, principal: Principal | None) -> dict[str, Any]:
 
 def visible(s: Showcase, p: Principal | None) -> bool:
     return s.status == "approved" or (
-        p is not None and (p.is_moderator or p.sub == str(s.submitted_by)))
+        p is not None and (p.is_moderator or p.sub == str(s.submitted_by))
+    )
 
 
-async def load(session: AsyncSession, sid: uuid.UUID, p: Principal | None, *,
-               lock: bool = False) -> Showcase:
+async def load(
+    session: AsyncSession, sid: uuid.UUID, p: Principal | None, *, lock: bool = False
+) -> Showcase:
     stmt = sa.select(Showcase).where(Showcase.id == sid)  # type: ignore[arg-type]
     if lock:
         stmt = stmt.with_for_update()
@@ -114,36 +126,62 @@ async def load(session: AsyncSession, sid: uuid.UUID, p: Principal | None, *,
 
 
 async def emit(session: AsyncSession, s: Showcase, verb: str) -> None:
-    await record(session, source=SOURCE, type=f"feedback.showcase.{verb}", subject=str(s.id),
-                 data=ShowcaseEvent(showcase_id=s.id, title=s.title, type=s.type, url=s.url,
-                                    dataset_ids=[uuid.UUID(d) for d in s.dataset_ids],
-                                    status=s.status, link_status=s.link_status,
-                                    revision=s.revision))
+    await record(
+        session,
+        source=SOURCE,
+        type=f"feedback.showcase.{verb}",
+        subject=str(s.id),
+        data=ShowcaseEvent(
+            showcase_id=s.id,
+            title=s.title,
+            type=s.type,
+            url=s.url,
+            dataset_ids=[uuid.UUID(d) for d in s.dataset_ids],
+            status=s.status,
+            link_status=s.link_status,
+            revision=s.revision,
+        ),
+    )
 
 
 @router.post("", status_code=201, summary="Submit a showcase (signed in); public after approval")
-async def submit(body: ShowcaseCreate, request: Request, session: SessionDep,
-                 principal: CurrentPrincipal) -> JSONResponse:
+async def submit(
+    body: ShowcaseCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     await throttle(request, principal, "showcase")
     t = now(request)
-    s = Showcase(title=body.title, description=body.description, type=body.type, url=body.url,
-                 image_url=body.image_url,
-                 dataset_ids=list(dict.fromkeys(str(d) for d in body.dataset_ids)),
-                 author=body.author, submitted_by=principal.user_id,
-                 submitter_email=principal.email, created_at=t, updated_at=t)
+    s = Showcase(
+        title=body.title,
+        description=body.description,
+        type=body.type,
+        url=body.url,
+        image_url=body.image_url,
+        dataset_ids=list(dict.fromkeys(str(d) for d in body.dataset_ids)),
+        author=body.author,
+        submitted_by=principal.user_id,
+        submitter_email=principal.email,
+        created_at=t,
+        updated_at=t,
+    )
     session.add(s)
     await session.flush()
     return with_etag(view(s, principal), s.revision, 201)
 
 
-@router.get("", summary="Approved showcases; ?dataset_id= lists those using a dataset "
-            "(moderators may filter by status)")
+@router.get(
+    "",
+    summary="Approved showcases; ?dataset_id= lists those using a dataset "
+    "(moderators may filter by status)",
+)
 async def list_showcases(
-    session: SessionDep, principal: OptionalPrincipal, dataset_id: uuid.UUID | None = None,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    dataset_id: uuid.UUID | None = None,
     type: ShowcaseType | None = None,
     status: Literal["pending", "approved", "rejected"] | None = None,
     link_status: Literal["unchecked", "ok", "failing", "dead"] | None = None,
-    limit: Limit = 20, offset: Offset = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     conds: list[Any] = []
     if principal is not None and principal.is_moderator:
@@ -158,22 +196,39 @@ async def list_showcases(
     if link_status is not None:
         conds.append(Showcase.link_status == link_status)
     where = sa.and_(sa.true(), *conds)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(Showcase).where(where))).scalar_one()  # type: ignore[call-overload]
-    rows = (await session.exec(sa.select(Showcase).where(where).order_by(  # type: ignore[call-overload]
-        Showcase.created_at.desc(), Showcase.id).limit(limit).offset(offset))).scalars().all()  # type: ignore[attr-defined]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(Showcase).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
+    rows = (
+        (
+            await session.exec(
+                sa.select(Showcase)
+                .where(where)
+                .order_by(  # type: ignore[call-overload]
+                    Showcase.created_at.desc(), Showcase.id
+                )
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined]
     return page([view(s, principal) for s in rows], int(total), limit, offset)
 
 
 @router.get("/{showcase_id}", summary="One showcase")
-async def get_showcase(showcase_id: uuid.UUID, session: SessionDep,
-                       principal: OptionalPrincipal) -> JSONResponse:
+async def get_showcase(
+    showcase_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> JSONResponse:
     s = await load(session, showcase_id, principal)
     return with_etag(view(s, principal), s.revision)
 
 
 @router.post("/{showcase_id}/approve", summary="Approve (moderators; If-Match)")
-async def approve(showcase_id: uuid.UUID, request: Request, session: SessionDep,
-                  principal: Moderator) -> JSONResponse:
+async def approve(
+    showcase_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator
+) -> JSONResponse:
     s = await load(session, showcase_id, principal, lock=True)
     check_if_match(request, s.revision)
     if s.status == "approved":
@@ -187,8 +242,13 @@ async def approve(showcase_id: uuid.UUID, request: Request, session: SessionDep,
 
 
 @router.post("/{showcase_id}/reject", summary="Reject with a reason (moderators; If-Match)")
-async def reject(showcase_id: uuid.UUID, body: RejectBody, request: Request,
-                 session: SessionDep, principal: Moderator) -> JSONResponse:
+async def reject(
+    showcase_id: uuid.UUID,
+    body: RejectBody,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> JSONResponse:
     s = await load(session, showcase_id, principal, lock=True)
     check_if_match(request, s.revision)
     if s.status == "rejected":
@@ -199,8 +259,9 @@ async def reject(showcase_id: uuid.UUID, body: RejectBody, request: Request,
 
 
 @router.post("/{showcase_id}/check", summary="Check the link now (moderators)")
-async def check_now(showcase_id: uuid.UUID, request: Request, session: SessionDep,
-                    principal: Moderator) -> JSONResponse:
+async def check_now(
+    showcase_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator
+) -> JSONResponse:
     s = await load(session, showcase_id, principal, lock=True)
     ctx: ServiceContext = request.state.ctx
     ok, err = await probe(ctx.http, s.url, ctx.settings)  # type: ignore[arg-type]
@@ -228,13 +289,16 @@ async def probe(client: httpx.AsyncClient, url: str, settings: Settings) -> tupl
     host = urlsplit(url).hostname or ""
     if not settings.link_check_allow_private and await _is_private(host):
         return False, "address is not public"
-    timeout = httpx.Timeout(settings.link_check_timeout, connect=min(5.0, settings.link_check_timeout))
+    timeout = httpx.Timeout(
+        settings.link_check_timeout, connect=min(5.0, settings.link_check_timeout)
+    )
     headers = {"User-Agent": USER_AGENT}
     try:
         r = await client.head(url, timeout=timeout, headers=headers, follow_redirects=True)
         if r.status_code in (403, 405, 501):
-            async with client.stream("GET", url, timeout=timeout, headers=headers,
-                                     follow_redirects=True) as resp:
+            async with client.stream(
+                "GET", url, timeout=timeout, headers=headers, follow_redirects=True
+            ) as resp:
                 r = resp  # status only; the body is not read
         if r.status_code < 400:
             return True, None
@@ -264,11 +328,21 @@ async def check_due(ctx: ServiceContext, batch: int = 20) -> int:
     settings: Settings = ctx.settings  # type: ignore[assignment]
     t = clock_of(ctx)()
     async with ctx.sessionmaker() as session:
-        ids = (await session.exec(sa.select(Showcase.id, Showcase.url).where(  # type: ignore[call-overload]
-            Showcase.status == "approved",
-            sa.or_(Showcase.link_checked_at.is_(None),  # type: ignore[union-attr]
-                   Showcase.link_checked_at < t - timedelta(seconds=settings.link_recheck_after))  # type: ignore[operator]
-        ).order_by(Showcase.link_checked_at.nulls_first()).limit(batch))).all()  # type: ignore[union-attr]
+        ids = (
+            await session.exec(
+                sa.select(Showcase.id, Showcase.url)
+                .where(  # type: ignore[call-overload]
+                    Showcase.status == "approved",
+                    sa.or_(
+                        Showcase.link_checked_at.is_(None),  # type: ignore[union-attr]
+                        Showcase.link_checked_at
+                        < t - timedelta(seconds=settings.link_recheck_after),
+                    ),  # type: ignore[operator]
+                )
+                .order_by(Showcase.link_checked_at.nulls_first())
+                .limit(batch)
+            )
+        ).all()  # type: ignore[union-attr]
     for sid, url in ids:
         ok, err = await probe(ctx.http, url, settings)  # one at a time: polite to every host
         async with ctx.sessionmaker() as session, session.begin():
@@ -289,5 +363,3 @@ async def link_loop(ctx: ServiceContext) -> None:
             await check_due(ctx)
         except Exception:
             log.exception("link check pass failed")
-
-

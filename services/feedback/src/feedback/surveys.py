@@ -112,21 +112,33 @@ class AnswerBody(BaseModel):
 
 def view(s: Survey, t: datetime) -> dict[str, Any]:
     return {
-        "id": str(s.id), "title": s.title, "description": s.description, "status": s.status,
-        "accepting_answers": accepting(s, t), "starts_at": iso(s.starts_at),
-        "ends_at": iso(s.ends_at), "allow_anonymous": s.allow_anonymous,
-        "questions": s.questions, "responses": s.responses, "created_at": iso(s.created_at),
-        "updated_at": iso(s.updated_at), "revision": s.revision,
+        "id": str(s.id),
+        "title": s.title,
+        "description": s.description,
+        "status": s.status,
+        "accepting_answers": accepting(s, t),
+        "starts_at": iso(s.starts_at),
+        "ends_at": iso(s.ends_at),
+        "allow_anonymous": s.allow_anonymous,
+        "questions": s.questions,
+        "responses": s.responses,
+        "created_at": iso(s.created_at),
+        "updated_at": iso(s.updated_at),
+        "revision": s.revision,
     }
 
 
 def accepting(s: Survey, t: datetime) -> bool:
-    return (s.status == "open" and (s.starts_at is None or s.starts_at <= t)
-            and (s.ends_at is None or t < s.ends_at))
+    return (
+        s.status == "open"
+        and (s.starts_at is None or s.starts_at <= t)
+        and (s.ends_at is None or t < s.ends_at)
+    )
 
 
-async def load(session: AsyncSession, survey_id: uuid.UUID, principal: Principal | None, *,
-               lock: bool = False) -> Survey:
+async def load(
+    session: AsyncSession, survey_id: uuid.UUID, principal: Principal | None, *, lock: bool = False
+) -> Survey:
     stmt = sa.select(Survey).where(Survey.id == survey_id)  # type: ignore[arg-type]
     if lock:
         stmt = stmt.with_for_update()
@@ -157,8 +169,11 @@ def validate_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -
                 errors.append(field_error(loc, f"one of {opts}"))
                 continue
         elif t == "multiple":
-            if (not isinstance(v, list) or not all(isinstance(x, str) and x in opts for x in v)
-                    or len(set(v)) != len(v)):
+            if (
+                not isinstance(v, list)
+                or not all(isinstance(x, str) and x in opts for x in v)
+                or len(set(v)) != len(v)
+            ):
                 errors.append(field_error(loc, f"a list of distinct options from {opts}"))
                 continue
         elif t == "rating":
@@ -172,8 +187,11 @@ def validate_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -
             v = v.strip()
         elif t == "rank":
             ds = q.get("dataset_ids", [])
-            if (not isinstance(v, list) or len(set(map(str, v))) != len(v)
-                    or not all(isinstance(x, str) and x in ds for x in v)):
+            if (
+                not isinstance(v, list)
+                or len(set(map(str, v))) != len(v)
+                or not all(isinstance(x, str) and x in ds for x in v)
+            ):
                 errors.append(field_error(loc, "distinct dataset ids of this question, best first"))
                 continue
         clean[q["id"]] = v
@@ -183,45 +201,79 @@ def validate_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -
 
 
 @router.post("", status_code=201, summary="Create a survey (moderators); it starts as a draft")
-async def create_survey(body: SurveyCreate, request: Request, session: SessionDep,
-                        principal: Moderator) -> JSONResponse:
+async def create_survey(
+    body: SurveyCreate, request: Request, session: SessionDep, principal: Moderator
+) -> JSONResponse:
     t = now(request)
-    s = Survey(title=body.title, description=body.description, starts_at=body.starts_at,
-               ends_at=body.ends_at, allow_anonymous=body.allow_anonymous,
-               questions=[q.model_dump(mode="json") for q in body.questions],
-               created_by=principal.user_id, created_at=t, updated_at=t)
+    s = Survey(
+        title=body.title,
+        description=body.description,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        allow_anonymous=body.allow_anonymous,
+        questions=[q.model_dump(mode="json") for q in body.questions],
+        created_by=principal.user_id,
+        created_at=t,
+        updated_at=t,
+    )
     session.add(s)
     await session.flush()
     return with_etag(view(s, t), s.revision, 201)
 
 
 @router.get("", summary="Surveys (open and closed; moderators also see drafts)")
-async def list_surveys(request: Request, session: SessionDep, principal: OptionalPrincipal,
-                       status: Literal["draft", "open", "closed"] | None = None,
-                       limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+async def list_surveys(
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    status: Literal["draft", "open", "closed"] | None = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     conds: list[Any] = []
     if not (principal and principal.is_moderator):
         conds.append(Survey.status != "draft")
     if status:
         conds.append(Survey.status == status)
     where = sa.and_(sa.true(), *conds)
-    total = (await session.exec(sa.select(sa.func.count()).select_from(Survey).where(where))).scalar_one()  # type: ignore[call-overload]
-    rows = (await session.exec(sa.select(Survey).where(where).order_by(  # type: ignore[call-overload]
-        Survey.created_at.desc(), Survey.id).limit(limit).offset(offset))).scalars().all()  # type: ignore[attr-defined]
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(Survey).where(where))
+    ).scalar_one()  # type: ignore[call-overload]
+    rows = (
+        (
+            await session.exec(
+                sa.select(Survey)
+                .where(where)
+                .order_by(  # type: ignore[call-overload]
+                    Survey.created_at.desc(), Survey.id
+                )
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined]
     t = now(request)
     return page([view(s, t) for s in rows], int(total), limit, offset)
 
 
 @router.get("/{survey_id}", summary="One survey")
-async def get_survey(survey_id: uuid.UUID, request: Request, session: SessionDep,
-                     principal: OptionalPrincipal) -> JSONResponse:
+async def get_survey(
+    survey_id: uuid.UUID, request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> JSONResponse:
     s = await load(session, survey_id, principal)
     return with_etag(view(s, now(request)), s.revision)
 
 
 @router.patch("/{survey_id}", summary="Edit title, description or end (moderators; If-Match)")
-async def update_survey(survey_id: uuid.UUID, body: SurveyUpdate, request: Request,
-                        session: SessionDep, principal: Moderator) -> JSONResponse:
+async def update_survey(
+    survey_id: uuid.UUID,
+    body: SurveyUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: Moderator,
+) -> JSONResponse:
     s = await load(session, survey_id, principal, lock=True)
     check_if_match(request, s.revision)
     for field in ("title", "description", "ends_at"):
@@ -233,8 +285,14 @@ async def update_survey(survey_id: uuid.UUID, body: SurveyUpdate, request: Reque
     return with_etag(view(s, s.updated_at), s.revision)
 
 
-async def _set_status(survey_id: uuid.UUID, request: Request, session: AsyncSession,
-                      principal: Principal, frm: tuple[str, ...], to: str) -> JSONResponse:
+async def _set_status(
+    survey_id: uuid.UUID,
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    frm: tuple[str, ...],
+    to: str,
+) -> JSONResponse:
     s = await load(session, survey_id, principal, lock=True)
     check_if_match(request, s.revision)
     if s.status not in frm:
@@ -246,25 +304,36 @@ async def _set_status(survey_id: uuid.UUID, request: Request, session: AsyncSess
 
 
 @router.post("/{survey_id}/open", summary="Open for answers (moderators; If-Match)")
-async def open_survey(survey_id: uuid.UUID, request: Request, session: SessionDep,
-                      principal: Moderator) -> JSONResponse:
+async def open_survey(
+    survey_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator
+) -> JSONResponse:
     return await _set_status(survey_id, request, session, principal, ("draft", "closed"), "open")
 
 
 @router.post("/{survey_id}/close", summary="Close (moderators; If-Match)")
-async def close_survey(survey_id: uuid.UUID, request: Request, session: SessionDep,
-                       principal: Moderator) -> JSONResponse:
+async def close_survey(
+    survey_id: uuid.UUID, request: Request, session: SessionDep, principal: Moderator
+) -> JSONResponse:
     return await _set_status(survey_id, request, session, principal, ("open",), "closed")
 
 
-@router.post("/{survey_id}/responses", status_code=201,
-             summary="Answer once (signed in, or anonymous if the survey allows; throttled)")
-async def answer(survey_id: uuid.UUID, body: AnswerBody, request: Request, session: SessionDep,
-                 principal: OptionalPrincipal) -> dict[str, Any]:
+@router.post(
+    "/{survey_id}/responses",
+    status_code=201,
+    summary="Answer once (signed in, or anonymous if the survey allows; throttled)",
+)
+async def answer(
+    survey_id: uuid.UUID,
+    body: AnswerBody,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+) -> dict[str, Any]:
     await throttle(request, principal, "survey")
     if body.website:
-        raise Unprocessable("Submission refused",
-                            errors=[field_error(["body", "website"], "must be empty")])
+        raise Unprocessable(
+            "Submission refused", errors=[field_error(["body", "website"], "must be empty")]
+        )
     s = await load(session, survey_id, principal)
     if not accepting(s, now(request)):
         raise Conflict("This survey is not accepting answers")
@@ -272,36 +341,66 @@ async def answer(survey_id: uuid.UUID, body: AnswerBody, request: Request, sessi
         raise Unauthorized("This survey needs a signed-in respondent")
     clean = validate_answers(s.questions, body.answers)
     key = client_key(request, principal)
-    res = await session.exec(insert(SurveyResponse).values(  # type: ignore[call-overload]
-        id=uuid.uuid4(), survey_id=s.id, respondent_key=key,
-        user_id=principal.user_id if principal else None, answers=clean, created_at=now(request),
-    ).on_conflict_do_nothing().returning(SurveyResponse.id))
+    res = await session.exec(
+        insert(SurveyResponse)
+        .values(  # type: ignore[call-overload]
+            id=uuid.uuid4(),
+            survey_id=s.id,
+            respondent_key=key,
+            user_id=principal.user_id if principal else None,
+            answers=clean,
+            created_at=now(request),
+        )
+        .on_conflict_do_nothing()
+        .returning(SurveyResponse.id)
+    )
     rid = res.scalar()
     if rid is None:
         raise Conflict("You have answered this survey already")
-    await session.exec(sa.update(Survey).where(Survey.id == s.id).values(  # type: ignore[call-overload, arg-type]
-        responses=Survey.responses + 1))
+    await session.exec(
+        sa.update(Survey)
+        .where(Survey.id == s.id)
+        .values(  # type: ignore[call-overload, arg-type]
+            responses=Survey.responses + 1
+        )
+    )
     return {"id": str(rid), "survey_id": str(s.id), "answers": clean}
 
 
 async def all_responses(session: AsyncSession, s: Survey) -> list[SurveyResponse]:
-    return list((await session.exec(sa.select(SurveyResponse).where(  # type: ignore[call-overload]
-        SurveyResponse.survey_id == s.id).order_by(SurveyResponse.created_at))).scalars().all())  # type: ignore[arg-type]
+    return list(
+        (
+            await session.exec(
+                sa.select(SurveyResponse)
+                .where(  # type: ignore[call-overload]
+                    SurveyResponse.survey_id == s.id
+                )
+                .order_by(SurveyResponse.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[arg-type]
 
 
 def aggregate(s: Survey, responses: list[SurveyResponse], with_text: bool) -> list[dict[str, Any]]:
     out = []
     for q in s.questions:
         vals = [r.answers[q["id"]] for r in responses if q["id"] in r.answers]
-        item: dict[str, Any] = {"id": q["id"], "type": q["type"], "text": q["text"],
-                                "answered": len(vals)}
+        item: dict[str, Any] = {
+            "id": q["id"],
+            "type": q["type"],
+            "text": q["text"],
+            "answered": len(vals),
+        }
         if q["type"] in ("single", "multiple"):
             counts = {o["id"]: 0 for o in q["options"]}
             for v in vals:
-                for x in (v if isinstance(v, list) else [v]):
+                for x in v if isinstance(v, list) else [v]:
                     counts[x] = counts.get(x, 0) + 1
-            item["options"] = [{"id": o["id"], "label": o["label"], "count": counts[o["id"]]}
-                               for o in q["options"]]
+            item["options"] = [
+                {"id": o["id"], "label": o["label"], "count": counts[o["id"]]} for o in q["options"]
+            ]
         elif q["type"] == "rating":
             item["distribution"] = {str(i): sum(1 for v in vals if v == i) for i in range(1, 6)}
             item["mean"] = round(sum(vals) / len(vals), 3) if vals else None
@@ -314,7 +413,8 @@ def aggregate(s: Survey, responses: list[SurveyResponse], with_text: bool) -> li
                     pts[ds] += n - pos
             item["ranking"] = sorted(
                 ({"dataset_id": d, "points": p} for d, p in pts.items()),
-                key=lambda x: (-x["points"], x["dataset_id"]))
+                key=lambda x: (-x["points"], x["dataset_id"]),
+            )
         elif q["type"] == "text" and with_text:
             item["answers"] = vals
         out.append(item)
@@ -322,13 +422,18 @@ def aggregate(s: Survey, responses: list[SurveyResponse], with_text: bool) -> li
 
 
 @router.get("/{survey_id}/results", summary="Live aggregated results (free text: moderators only)")
-async def results(survey_id: uuid.UUID, session: SessionDep,
-                  principal: OptionalPrincipal) -> dict[str, Any]:
+async def results(
+    survey_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+) -> dict[str, Any]:
     s = await load(session, survey_id, principal)
     responses = await all_responses(session, s)
     mod = bool(principal and principal.is_moderator)
-    return {"survey_id": str(s.id), "status": s.status, "responses": len(responses),
-            "questions": aggregate(s, responses, with_text=mod)}
+    return {
+        "survey_id": str(s.id),
+        "status": s.status,
+        "responses": len(responses),
+        "questions": aggregate(s, responses, with_text=mod),
+    }
 
 
 def safe_cell(v: Any) -> Any:
@@ -364,8 +469,11 @@ async def export_csv(survey_id: uuid.UUID, session: SessionDep, principal: Moder
     w = csv.writer(buf)
     w.writerow(header)
     w.writerows(rows)
-    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": _filename(s, "csv")})
+    return Response(
+        ("\ufeff" + buf.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _filename(s, "csv")},
+    )
 
 
 @router.get("/{survey_id}/export.xlsx", summary="All answers as XLSX (moderators)")
@@ -385,8 +493,8 @@ async def export_xlsx(survey_id: uuid.UUID, session: SessionDep, principal: Mode
         qs.append([safe_cell(q["id"]), q["type"], safe_cell(q["text"])])
     buf = io.BytesIO()
     wb.save(buf)
-    return Response(buf.getvalue(),
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": _filename(s, "xlsx")})
-
-
+    return Response(
+        buf.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": _filename(s, "xlsx")},
+    )

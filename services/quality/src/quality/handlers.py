@@ -34,8 +34,17 @@ async def on_organization(session: AsyncSession, event: CloudEvent) -> None:
 
     from quality.models import QDataset
 
-    ids = (await session.exec(sa.select(QDataset.id).where(  # type: ignore[call-overload]
-        QDataset.organization_id == event.data.get("id")))).scalars().all()
+    ids = (
+        (
+            await session.exec(
+                sa.select(QDataset.id).where(  # type: ignore[call-overload]
+                    QDataset.organization_id == event.data.get("id")
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     for did in ids:
         await service.recompute_dataset(session, did)
 
@@ -46,12 +55,15 @@ async def on_register(session: AsyncSession, event: CloudEvent) -> None:
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     return [
-        Subscription(stream="STORAGE", durable="quality__files",
-                     handlers={"storage.file.stored": on_file_stored}),
-        Subscription(stream="CATALOG", durable="quality__catalog", handlers={
-            "catalog.dataset.*": on_dataset,
-            "catalog.resource.*": on_resource,
-            "catalog.organization.*": on_organization,
-            "catalog.register.*": on_register,
-        }),
+        Subscription(stream="STORAGE", durable="quality__files", handlers={"storage.file.stored": on_file_stored}),
+        Subscription(
+            stream="CATALOG",
+            durable="quality__catalog",
+            handlers={
+                "catalog.dataset.*": on_dataset,
+                "catalog.resource.*": on_resource,
+                "catalog.organization.*": on_organization,
+                "catalog.register.*": on_register,
+            },
+        ),
     ]

@@ -31,14 +31,30 @@ def _validate_from_s3(ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]
         try:
             resp = ctx.s3.get_object(f.bucket, f.key)
         except Exception as exc:  # missing object etc.: a verdict, not a crash loop
-            return ({"detected_format": None, "fatal": True, "valid": False, "tabular": False,
-                     "error_count": 1, "error_counts": {"scheme-error": 1},
-                     "errors": [{"code": "scheme-error", "severity": "fatal", "row": None, "column": None,
-                                 "field": None, "message": "Файл не знайдено у сховищі",
-                                 "message_en": f"The object could not be read: {exc.__class__.__name__}"}]}, None)
+            return (
+                {
+                    "detected_format": None,
+                    "fatal": True,
+                    "valid": False,
+                    "tabular": False,
+                    "error_count": 1,
+                    "error_counts": {"scheme-error": 1},
+                    "errors": [
+                        {
+                            "code": "scheme-error",
+                            "severity": "fatal",
+                            "row": None,
+                            "column": None,
+                            "field": None,
+                            "message": "Файл не знайдено у сховищі",
+                            "message_en": f"The object could not be read: {exc.__class__.__name__}",
+                        }
+                    ],
+                },
+                None,
+            )
         try:
-            report = validate_file(resp, name=f.original_name, declared_format=fmt, declared_size=f.size,
-                                   declared_sha256=f.sha256, schema_tables=schema, derived_csv=derived)
+            report = validate_file(resp, name=f.original_name, declared_format=fmt, declared_size=f.size, declared_sha256=f.sha256, schema_tables=schema, derived_csv=derived)
         finally:
             resp.close()
             resp.release_conn()
@@ -52,8 +68,13 @@ def _validate_from_s3(ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]
 async def validate_one(ctx: ServiceContext) -> bool:
     async with ctx.sessionmaker() as session:
         async with session.begin():
-            res = await session.exec(sa.select(QFile).where(QFile.status == "pending")  # type: ignore[call-overload]
-                                     .order_by(QFile.created_at).limit(1).with_for_update(skip_locked=True))
+            res = await session.exec(
+                sa.select(QFile)
+                .where(QFile.status == "pending")  # type: ignore[call-overload]
+                .order_by(QFile.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
             f = res.scalars().first()
             if f is None:
                 return False
@@ -140,13 +161,23 @@ async def check_urls_once(ctx: ServiceContext, limit: int = 200) -> int:
     cfg = methodology()["url_check"]
     now = utc_now()
     async with ctx.sessionmaker() as session:
-        rows = (await session.exec(sa.select(QUrlCheck).where(QUrlCheck.next_check_at <= now)  # type: ignore[call-overload]
-                                   .limit(limit))).scalars().all()
+        rows = (
+            (
+                await session.exec(
+                    sa.select(QUrlCheck)
+                    .where(QUrlCheck.next_check_at <= now)  # type: ignore[call-overload]
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
     if not rows:
         return 0
     sems: dict[str, asyncio.Semaphore] = {}
     results: dict[str, tuple[bool, int | None, str | None]] = {}
     async with httpx.AsyncClient(timeout=cfg["timeout_seconds"], headers={"User-Agent": cfg["user_agent"]}) as client:
+
         async def one(u: str) -> None:
             sem = sems.setdefault(urlsplit(u).hostname or "", asyncio.Semaphore(cfg["per_host_concurrency"]))
             async with sem:

@@ -21,9 +21,13 @@ from quality.scoring import kpi_gap, steward_score
 log = logging.getLogger("quality.monitoring")
 GATES = ["C1", "C2", "C3", "C4", "C5", "C6", "C7"]
 GATE_UK = {
-    "C1": "Паспорт набору даних заповнено повністю", "C2": "Машиночитаний формат",
-    "C3": "Структура набору даних", "C4": "Доступність посилань", "C5": "Своєчасне оновлення",
-    "C6": "Дані без критичних помилок", "C7": "Відкриті умови використання (CC BY 4.0)",
+    "C1": "Паспорт набору даних заповнено повністю",
+    "C2": "Машиночитаний формат",
+    "C3": "Структура набору даних",
+    "C4": "Доступність посилань",
+    "C5": "Своєчасне оновлення",
+    "C6": "Дані без критичних помилок",
+    "C7": "Відкриті умови використання (CC BY 4.0)",
 }
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -62,13 +66,20 @@ async def current_state(session: AsyncSession, now: datetime) -> dict[str, Any]:
         if not r.in_scope:
             continue
         rep = r.report or {}
-        datasets.append({
-            "id": str(r.dataset_id), "org": str(r.organization_id), "dqi": r.dqi, "band": r.band,
-            "mqa_band": r.mqa_band, "compliant": r.compliant, "timely": r.is_timely,
-            "gates": rep.get("gates", {}),
-            "codes": sorted({c for res in rep.get("resources", []) for c in (res.get("error_counts") or {})}),
-            "broken": sum(1 for res in rep.get("resources", []) if res.get("url_status") == "BROKEN"),
-        })
+        datasets.append(
+            {
+                "id": str(r.dataset_id),
+                "org": str(r.organization_id),
+                "dqi": r.dqi,
+                "band": r.band,
+                "mqa_band": r.mqa_band,
+                "compliant": r.compliant,
+                "timely": r.is_timely,
+                "gates": rep.get("gates", {}),
+                "codes": sorted({c for res in rep.get("resources", []) for c in (res.get("error_counts") or {})}),
+                "broken": sum(1 for res in rep.get("resources", []) if res.get("url_status") == "BROKEN"),
+            }
+        )
     return summarize_state(datasets)
 
 
@@ -82,26 +93,32 @@ def summarize_state(datasets: list[dict[str, Any]]) -> dict[str, Any]:
         o["compliant"] += int(d["compliant"])
         o["timely"] += int(d["timely"])
         o["dqi_sum"] += d["dqi"]
-    return {"in_scope": n, "compliant": comp, "kpi": (comp / n) if n else None,
-            "datasets": datasets, "orgs": orgs}
+    return {"in_scope": n, "compliant": comp, "kpi": (comp / n) if n else None, "datasets": datasets, "orgs": orgs}
 
 
 def fix_first(datasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per gate: datasets failing only that gate (largest KPI gain first), and failing it at all."""
     out = []
     for g in GATES:
-        only = sum(1 for d in datasets if not d["compliant"]
-                   and [x for x in GATES if not d["gates"].get(x, False)] == [g])
+        only = sum(1 for d in datasets if not d["compliant"] and [x for x in GATES if not d["gates"].get(x, False)] == [g])
         any_ = sum(1 for d in datasets if not d["gates"].get(g, False))
         out.append({"gate": g, "title": GATE_UK[g], "blocked_only_by_this": only, "failing": any_})
     out.sort(key=lambda x: (-x["blocked_only_by_this"], -x["failing"], x["gate"]))
     return [x for x in out if x["failing"]]
 
 
-async def take_snapshot(session: AsyncSession, kind: str, period: str, now: datetime,
-                        replace: bool = False, feedback: dict[str, dict[str, Any]] | None = None) -> QSnapshot:
-    existing = (await session.exec(sa.select(QSnapshot).where(  # type: ignore[call-overload]
-        QSnapshot.kind == kind, QSnapshot.period == period))).scalars().first()
+async def take_snapshot(session: AsyncSession, kind: str, period: str, now: datetime, replace: bool = False, feedback: dict[str, dict[str, Any]] | None = None) -> QSnapshot:
+    existing = (
+        (
+            await session.exec(
+                sa.select(QSnapshot).where(  # type: ignore[call-overload]
+                    QSnapshot.kind == kind, QSnapshot.period == period
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
     if existing is not None and not replace:
         return existing
     state = await current_state(session, now)
@@ -117,8 +134,7 @@ async def take_snapshot(session: AsyncSession, kind: str, period: str, now: date
     return existing
 
 
-async def scheduled_snapshots(session: AsyncSession, now: datetime,
-                              feedback: dict[str, dict[str, Any]] | None = None) -> None:
+async def scheduled_snapshots(session: AsyncSession, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> None:
     """Weekly snapshot once per ISO week; the quarter-end snapshot frozen at the first run after it."""
     await take_snapshot(session, "weekly", week_of(now), now)
     prev = previous_quarter(quarter_of(now))
@@ -136,20 +152,19 @@ async def kpi(session: AsyncSession, now: datetime, quarter: str | None = None) 
     weekly = [s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end and s.kpi is not None]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == q), None)
     return {
-        "methodology_version": version(), "target": target, "as_of": now.isoformat().replace("+00:00", "Z"),
-        "in_scope": state["in_scope"], "compliant": state["compliant"],
+        "methodology_version": version(),
+        "target": target,
+        "as_of": now.isoformat().replace("+00:00", "Z"),
+        "in_scope": state["in_scope"],
+        "compliant": state["compliant"],
         "kpi": None if state["kpi"] is None else round(state["kpi"], 4),
         "target_met": state["kpi"] is not None and state["kpi"] >= target,
         "gap": kpi_gap(state["in_scope"], state["compliant"]),
         "fix_first": fix_first(state["datasets"]),
         "quarter": q,
         "kpi_avg_weekly": round(sum(s.kpi for s in weekly) / len(weekly), 4) if weekly else None,  # type: ignore[misc]
-        "quarter_end": None if frozen is None else {
-            "kpi": frozen.kpi, "in_scope": frozen.in_scope, "compliant": frozen.compliant,
-            "taken_at": frozen.taken_at.isoformat().replace("+00:00", "Z")},
-        "history": [{"kind": s.kind, "period": s.period, "kpi": s.kpi, "in_scope": s.in_scope,
-                     "compliant": s.compliant, "taken_at": s.taken_at.isoformat().replace("+00:00", "Z")}
-                    for s in snaps],
+        "quarter_end": None if frozen is None else {"kpi": frozen.kpi, "in_scope": frozen.in_scope, "compliant": frozen.compliant, "taken_at": frozen.taken_at.isoformat().replace("+00:00", "Z")},
+        "history": [{"kind": s.kind, "period": s.period, "kpi": s.kpi, "in_scope": s.in_scope, "compliant": s.compliant, "taken_at": s.taken_at.isoformat().replace("+00:00", "Z")} for s in snaps],
     }
 
 
@@ -187,8 +202,7 @@ async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
         return cached[1]
     base = (getattr(ctx.settings, "feedback_url", None) or ctx.settings.public_base_url).rstrip("/")
     try:
-        r = await ctx.http.get(f"{base}/api/v1/stats/feedback/organizations",
-                               timeout=getattr(ctx.settings, "feedback_timeout", 5.0))
+        r = await ctx.http.get(f"{base}/api/v1/stats/feedback/organizations", timeout=getattr(ctx.settings, "feedback_timeout", 5.0))
         if r.status_code != 200:
             raise ValueError(f"status {r.status_code}")
         items = {str(i["organization_id"]): i for i in r.json()["items"]}
@@ -210,8 +224,7 @@ def responsiveness(feedback: dict[str, dict[str, Any]] | None, org_id: str) -> t
     return float(share), "feedback"
 
 
-async def ratings(session: AsyncSession, quarter: str, now: datetime,
-                  feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+async def ratings(session: AsyncSession, quarter: str, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Steward ratings: the quarter-end frozen snapshot if taken, else live (provisional)."""
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
@@ -220,27 +233,24 @@ async def ratings(session: AsyncSession, quarter: str, now: datetime,
         feedback = state["feedback"]  # frozen with the snapshot
     start, end = quarter_bounds(quarter)
     weekly = [s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end]
-    items = compute_ratings(state, weekly_states=[s.data for s in weekly], orgs=await _orgs(session),
-                            req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}),
-                            feedback=feedback)
+    items = compute_ratings(state, weekly_states=[s.data for s in weekly], orgs=await _orgs(session), req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}), feedback=feedback)
     prev = next((s for s in snaps if s.kind == "quarter" and s.period == previous_quarter(quarter)), None)
     if prev is not None:
-        prev_items = {i["organization_id"]: i for i in compute_ratings(
-            prev.data, weekly_states=[], orgs=await _orgs(session),
-            req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}),
-            feedback=prev.data.get("feedback"))}
+        prev_items = {
+            i["organization_id"]: i
+            for i in compute_ratings(prev.data, weekly_states=[], orgs=await _orgs(session), req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}), feedback=prev.data.get("feedback"))
+        }
         for i in items:
             p = prev_items.get(i["organization_id"])
             i["previous_score"] = p["score"] if p else None
             i["change"] = round(i["score"] - p["score"], 1) if p else None
             i["previous_rank"] = p["rank"] if p else None
-    return {"quarter": quarter, "frozen": frozen is not None, "methodology_version": version(),
-            "items": items}
+    return {"quarter": quarter, "frozen": frozen is not None, "methodology_version": version(), "items": items}
 
 
-def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]],
-                    orgs: dict[str, dict[str, Any]], req_pub: dict[str, tuple[int, int]],
-                    feedback: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def compute_ratings(
+    state: dict[str, Any], *, weekly_states: list[dict[str, Any]], orgs: dict[str, dict[str, Any]], req_pub: dict[str, tuple[int, int]], feedback: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     datasets = state["datasets"]
     city = (sum(d["dqi"] for d in datasets) / len(datasets)) if datasets else 0.0
     org_ids = set(state["orgs"]) | set(req_pub)
@@ -248,19 +258,16 @@ def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]
     for oid in org_ids:
         o = state["orgs"].get(oid, {"n_all": 0, "compliant": 0, "timely": 0, "dqi_sum": 0.0})
         n_all = o["n_all"]
-        tms = [w["orgs"][oid]["timely"] / w["orgs"][oid]["n_all"] for w in weekly_states
-               if oid in w.get("orgs", {}) and w["orgs"][oid]["n_all"]]
+        tms = [w["orgs"][oid]["timely"] / w["orgs"][oid]["n_all"] for w in weekly_states if oid in w.get("orgs", {}) and w["orgs"][oid]["n_all"]]
         tm = (sum(tms) / len(tms)) if tms else ((o["timely"] / n_all) if n_all else 0.0)
         n_req, n_pub = req_pub.get(oid, (0, 0))
         doc = orgs.get(oid, {})
         r, r_source = responsiveness(feedback, oid)
-        s = steward_score(n_req=n_req, n_pub=n_pub, n_all=n_all, compliant=o["compliant"],
-                          mean_dqi=(o["dqi_sum"] / n_all) if n_all else None, city_dqi=city,
-                          tm=tm, r=r, has_responsible=bool(doc.get("responsible_persons")))
-        items.append({"organization_id": oid, "name": doc.get("name"), "title": doc.get("title"), **s,
-                      "r_source": r_source})
-    ranked = sorted((i for i in items if i["ranked"]),
-                    key=lambda i: (-i["score"], -i["comp"], -i["cov"], -i["n_pub"]))
+        s = steward_score(
+            n_req=n_req, n_pub=n_pub, n_all=n_all, compliant=o["compliant"], mean_dqi=(o["dqi_sum"] / n_all) if n_all else None, city_dqi=city, tm=tm, r=r, has_responsible=bool(doc.get("responsible_persons"))
+        )
+        items.append({"organization_id": oid, "name": doc.get("name"), "title": doc.get("title"), **s, "r_source": r_source})
+    ranked = sorted((i for i in items if i["ranked"]), key=lambda i: (-i["score"], -i["comp"], -i["cov"], -i["n_pub"]))
     for n, i in enumerate(ranked, 1):
         i["rank"] = n
     for i in items:
@@ -270,8 +277,7 @@ def compute_ratings(state: dict[str, Any], *, weekly_states: list[dict[str, Any]
     return items
 
 
-async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID | None,
-               now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID | None, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     r = await ratings(session, quarter, now, feedback)
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
@@ -287,10 +293,14 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
         if not d["timely"]:
             row = await session.get(QDataset, uuid.UUID(d["id"]))
             sc = await session.get(QDatasetScore, uuid.UUID(d["id"]))
-            overdue.append({"title": (row.doc.get("title") if row else ""),
-                            "update_frequency": row.doc.get("update_frequency") if row else None,
-                            "due_at": sc.due_at.isoformat().replace("+00:00", "Z") if sc and sc.due_at else None,
-                            "days_late": (now - sc.due_at).days if sc and sc.due_at else None})
+            overdue.append(
+                {
+                    "title": (row.doc.get("title") if row else ""),
+                    "update_frequency": row.doc.get("update_frequency") if row else None,
+                    "due_at": sc.due_at.isoformat().replace("+00:00", "Z") if sc and sc.due_at else None,
+                    "days_late": (now - sc.due_at).days if sc and sc.due_at else None,
+                }
+            )
     codes: dict[str, int] = {}
     for d in ds:
         for c in d.get("codes", []):
@@ -299,12 +309,12 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
     org_doc = orgs.get(str(organization_id), {}) if organization_id else {}
     persons = org_doc.get("responsible_persons") or []
     return {
-        "quarter": quarter, "frozen": frozen is not None, "methodology_version": version(),
-        "organization": {"id": str(organization_id), "name": org_doc.get("name"), "title": org_doc.get("title"),
-                         "edrpou": org_doc.get("edrpou")} if organization_id else None,
+        "quarter": quarter,
+        "frozen": frozen is not None,
+        "methodology_version": version(),
+        "organization": {"id": str(organization_id), "name": org_doc.get("name"), "title": org_doc.get("title"), "edrpou": org_doc.get("edrpou")} if organization_id else None,
         "organizational": {"responsible_persons": persons, "has_responsible_person": bool(persons)} if organization_id else None,
-        "publication": {"n_req": rating["n_req"] if rating else None, "n_pub": rating["n_pub"] if rating else None,
-                        "cov_pct": round(100 * rating["cov"], 1) if rating else None, "n_all": n},
+        "publication": {"n_req": rating["n_req"] if rating else None, "n_pub": rating["n_pub"] if rating else None, "cov_pct": round(100 * rating["cov"], 1) if rating else None, "n_all": n},
         "updates": {"timely": sum(1 for d in ds if d["timely"]), "overdue": len(overdue), "overdue_list": overdue},
         "quality": {
             "mean_dqi": round(sum(d["dqi"] for d in ds) / n, 1) if n else None,
@@ -315,19 +325,20 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
             "broken_urls": sum(d.get("broken", 0) for d in ds),
             "validation_codes": dict(sorted(codes.items())),
         },
-        "compliance": {"compliant": sum(1 for d in ds if d["compliant"]),
-                       "comp_pct": pct(sum(1 for d in ds if d["compliant"])),
-                       "gates": {g: sum(1 for d in ds if d["gates"].get(g)) for g in GATES}},
+        "compliance": {"compliant": sum(1 for d in ds if d["compliant"]), "comp_pct": pct(sum(1 for d in ds if d["compliant"])), "gates": {g: sum(1 for d in ds if d["gates"].get(g)) for g in GATES}},
         "interaction": _interaction(feedback, organization_id, rating),
-        "summary": {"score": rating["score"] if rating else None, "rating": rating["rating"] if rating else None,
-                    "rank": rating["rank"] if rating else None, "change": rating.get("change") if rating else None,
-                    "top_actions": [f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]]},
+        "summary": {
+            "score": rating["score"] if rating else None,
+            "rating": rating["rating"] if rating else None,
+            "rank": rating["rank"] if rating else None,
+            "change": rating.get("change") if rating else None,
+            "top_actions": [f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]],
+        },
         "council": organization_id is None,
     }
 
 
-def _interaction(feedback: dict[str, dict[str, Any]] | None, organization_id: uuid.UUID | None,
-                 rating: dict[str, Any] | None) -> dict[str, Any]:
+def _interaction(feedback: dict[str, dict[str, Any]] | None, organization_id: uuid.UUID | None, rating: dict[str, Any] | None) -> dict[str, Any]:
     if feedback is None:
         return {"source": "unavailable", "note": "feedback statistics unavailable; R = 1.0"}
     items = [v for k, v in feedback.items() if organization_id is None or k == str(organization_id)]
@@ -376,17 +387,13 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
         rows.append(("Якість", f"Помилки валідації: {code}", v))
     inter = c.get("interaction") or {}
     if inter.get("source") == "feedback":
-        rows += [("Взаємодія", "Звернень щодо даних", inter["reports"]),
-                 ("Взаємодія", "З них отримали відповідь", inter["answered"]),
-                 ("Взаємодія", "Прострочено без відповіді", inter["overdue"])]
+        rows += [("Взаємодія", "Звернень щодо даних", inter["reports"]), ("Взаємодія", "З них отримали відповідь", inter["answered"]), ("Взаємодія", "Прострочено без відповіді", inter["overdue"])]
     else:
         rows.append(("Взаємодія", "Звернення", "дані сервісу зворотного зв'язку недоступні"))
-    rows += [("Відповідність", "Відповідають рекомендаціям", comp["compliant"]),
-             ("Відповідність", "Частка відповідних, %", comp["comp_pct"])]
+    rows += [("Відповідність", "Відповідають рекомендаціям", comp["compliant"]), ("Відповідність", "Частка відповідних, %", comp["comp_pct"])]
     for g, v in comp["gates"].items():
         rows.append(("Відповідність", f"{g} {GATE_UK[g]}", v))
-    rows += [("Підсумок", "Бал", s["score"]), ("Підсумок", "Рейтинг", s["rating"]),
-             ("Підсумок", "Місце", s["rank"]), ("Підсумок", "Зміна до попереднього кварталу", s["change"])]
+    rows += [("Підсумок", "Бал", s["score"]), ("Підсумок", "Рейтинг", s["rating"]), ("Підсумок", "Місце", s["rank"]), ("Підсумок", "Зміна до попереднього кварталу", s["change"])]
     for i, a in enumerate(s["top_actions"], 1):
         rows.append(("Підсумок", f"Першочергова дія {i}", a))
     return rows

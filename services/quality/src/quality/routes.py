@@ -51,10 +51,15 @@ async def dataset_report(dataset_id: uuid.UUID, session: SessionDep, principal: 
     ds = await session.get(QDataset, dataset_id)
     if row is None or ds is None or not _can_see(principal, ds, row.organization_id):
         raise NotFound("No quality report for this dataset")
-    return {"dataset_id": str(dataset_id), "organization_id": str(row.organization_id),
-            "dataset_revision": row.dataset_revision, "status": row.status,
-            "computed_at": row.computed_at.isoformat().replace("+00:00", "Z"), "in_scope": row.in_scope,
-            **row.report}
+    return {
+        "dataset_id": str(dataset_id),
+        "organization_id": str(row.organization_id),
+        "dataset_revision": row.dataset_revision,
+        "status": row.status,
+        "computed_at": row.computed_at.isoformat().replace("+00:00", "Z"),
+        "in_scope": row.in_scope,
+        **row.report,
+    }
 
 
 @router.post("/datasets/{dataset_id}/recheck", summary="Recompute a dataset's scores now (moderators)")
@@ -74,15 +79,27 @@ async def resource_report(resource_id: uuid.UUID, session: SessionDep, principal
         raise NotFound("Unknown resource")
     sc = await session.get(QDatasetScore, r.dataset_id)
     scored = next((x for x in (sc.report if sc else {}).get("resources", []) if x["resource_id"] == str(resource_id)), {})
-    out: dict[str, Any] = {"resource_id": str(resource_id), "dataset_id": str(r.dataset_id),
-                           "file_id": str(r.file_id) if r.file_id else None, "url": r.url,
-                           "stars": scored.get("stars"), "stars_reason": scored.get("stars_reason"),
-                           "d": scored.get("d"), "url_status": scored.get("url_status")}
+    out: dict[str, Any] = {
+        "resource_id": str(resource_id),
+        "dataset_id": str(r.dataset_id),
+        "file_id": str(r.file_id) if r.file_id else None,
+        "url": r.url,
+        "stars": scored.get("stars"),
+        "stars_reason": scored.get("stars_reason"),
+        "d": scored.get("d"),
+        "url_status": scored.get("url_status"),
+    }
     f = await session.get(QFile, r.file_id) if r.file_id else None
     if f is not None:
-        out.update({"status": f.status, "methodology_version": f.methodology_version,
-                    "checked_at": f.checked_at.isoformat().replace("+00:00", "Z") if f.checked_at else None,
-                    "derived_csv_key": f.derived_key, "validation": f.report})
+        out.update(
+            {
+                "status": f.status,
+                "methodology_version": f.methodology_version,
+                "checked_at": f.checked_at.isoformat().replace("+00:00", "Z") if f.checked_at else None,
+                "derived_csv_key": f.derived_key,
+                "validation": f.report,
+            }
+        )
     return out
 
 
@@ -92,9 +109,9 @@ async def kpi(session: SessionDep, quarter: Annotated[str | None, Query(pattern=
 
 
 @router.post("/snapshots", summary="Take a monitoring snapshot now (moderators)", status_code=201)
-async def snapshot(request: Request, session: SessionDep, _: Moderator,
-                   kind: Annotated[Literal["weekly", "quarter"], Query()] = "weekly",
-                   period: Annotated[str | None, Query(pattern=r"^(\d{4}Q[1-4]|\d{4}-W\d{2})$")] = None) -> dict[str, Any]:
+async def snapshot(
+    request: Request, session: SessionDep, _: Moderator, kind: Annotated[Literal["weekly", "quarter"], Query()] = "weekly", period: Annotated[str | None, Query(pattern=r"^(\d{4}Q[1-4]|\d{4}-W\d{2})$")] = None
+) -> dict[str, Any]:
     now = utc_now()
     period = period or (monitoring.quarter_of(now) if kind == "quarter" else monitoring.week_of(now))
     if (kind == "quarter") != bool(monitoring.parse_quarter(period)):
@@ -106,25 +123,22 @@ async def snapshot(request: Request, session: SessionDep, _: Moderator,
 
 
 @router.get("/ratings", summary="Steward ratings for a quarter")
-async def ratings(request: Request, session: SessionDep,
-                  quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")]) -> dict[str, Any]:
+async def ratings(request: Request, session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")]) -> dict[str, Any]:
     return await monitoring.ratings(session, quarter, utc_now(), await monitoring.fetch_feedback(request.state.ctx))
 
 
 @router.get("/card", summary="Quarterly monitoring card (JSON, CSV with BOM, XLSX)")
-async def card(request: Request, session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")],
-               organization: uuid.UUID | None = None,
-               format: Literal["json", "csv", "xlsx"] = "json") -> Response:
-    c = await monitoring.card(session, quarter, organization, utc_now(),
-                              await monitoring.fetch_feedback(request.state.ctx))
+async def card(
+    request: Request, session: SessionDep, quarter: Annotated[str, Query(pattern=r"^(19|20)\d{2}Q[1-4]$")], organization: uuid.UUID | None = None, format: Literal["json", "csv", "xlsx"] = "json"
+) -> Response:
+    c = await monitoring.card(session, quarter, organization, utc_now(), await monitoring.fetch_feedback(request.state.ctx))
     slug = (c["organization"] or {}).get("name") or "council"
     if format == "csv":
-        return Response(monitoring.card_csv(c), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="card-{slug}-{quarter}.csv"'})
+        return Response(monitoring.card_csv(c), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="card-{slug}-{quarter}.csv"'})
     if format == "xlsx":
-        return Response(monitoring.card_xlsx(c),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="card-{slug}-{quarter}.xlsx"'})
+        return Response(
+            monitoring.card_xlsx(c), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={"Content-Disposition": f'attachment; filename="card-{slug}-{quarter}.xlsx"'}
+        )
     return JSONResponse(c)
 
 
@@ -139,7 +153,10 @@ async def summary(session: SessionDep) -> dict[str, Any]:
 
     rows = (await session.exec(sa.select(QDatasetScore))).scalars().all()  # type: ignore[call-overload]
     pub = [r for r in rows if r.status == "published"]
-    return {"datasets": len(pub), "compliant": sum(r.compliant for r in pub),
-            "bands": {b: sum(1 for r in pub if r.band == b) for b in ("excellent", "good", "sufficient", "bad")},
-            "mqa_bands": {b: sum(1 for r in pub if r.mqa_band == b) for b in ("excellent", "good", "sufficient", "bad")},
-            "mean_dqi": round(sum(r.dqi for r in pub) / len(pub), 1) if pub else None}
+    return {
+        "datasets": len(pub),
+        "compliant": sum(r.compliant for r in pub),
+        "bands": {b: sum(1 for r in pub if r.band == b) for b in ("excellent", "good", "sufficient", "bad")},
+        "mqa_bands": {b: sum(1 for r in pub if r.mqa_band == b) for b in ("excellent", "good", "sufficient", "bad")},
+        "mean_dqi": round(sum(r.dqi for r in pub) / len(pub), 1) if pub else None,
+    }

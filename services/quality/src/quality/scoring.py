@@ -43,8 +43,7 @@ class Finding:
     field: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "message": self.message,
-                "message_en": self.message_en, "field": self.field}
+        return {"code": self.code, "severity": self.severity, "message": self.message, "message_en": self.message_en, "field": self.field}
 
 
 @dataclass
@@ -72,12 +71,23 @@ class DatasetScore:
     def as_dict(self) -> dict[str, Any]:
         return {
             "methodology_version": self.methodology_version,
-            "mqa_points": self.mqa_points, "mqa_breakdown": self.mqa_breakdown,
-            "mqa_band": self.mqa_band, "m": self.m, "p_ua": self.p_ua, "passport": self.passport,
-            "d": self.d, "t": self.t, "o": self.o, "dqi": self.dqi, "band": self.band,
+            "mqa_points": self.mqa_points,
+            "mqa_breakdown": self.mqa_breakdown,
+            "mqa_band": self.mqa_band,
+            "m": self.m,
+            "p_ua": self.p_ua,
+            "passport": self.passport,
+            "d": self.d,
+            "t": self.t,
+            "o": self.o,
+            "dqi": self.dqi,
+            "band": self.band,
             "is_timely": self.is_timely,
-            "due_at": _iso(self.due_at), "last_data_update": _iso(self.last_data_update),
-            "gates": self.gates, "compliant": self.compliant, "resources": self.resources,
+            "due_at": _iso(self.due_at),
+            "last_data_update": _iso(self.last_data_update),
+            "gates": self.gates,
+            "compliant": self.compliant,
+            "resources": self.resources,
             "findings": [f.as_dict() for f in self.findings],
         }
 
@@ -184,15 +194,13 @@ def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState
 
     def accessible(r: ResourceState) -> bool:
         if r.file_id:
-            return r.report is not None and r.report.get("detected_format") != "EMPTY" and \
-                "byte-count" not in r.report.get("error_counts", {})
+            return r.report is not None and r.report.get("detected_format") != "EMPTY" and "byte-count" not in r.report.get("error_counts", {})
         return r.url_status == "OK"
 
     has_download = lambda r: bool(r.file_id or r.url)  # noqa: E731
     out["access_url_accessibility"] = round(w["access_url_accessibility"] * share(accessible), 2)
     out["download_url"] = round(w["download_url"] * share(has_download), 2)
-    out["download_url_accessibility"] = round(
-        w["download_url_accessibility"] * share(lambda r: has_download(r) and accessible(r)), 2)
+    out["download_url_accessibility"] = round(w["download_url_accessibility"] * share(lambda r: has_download(r) and accessible(r)), 2)
     # interoperability: the best distribution (official MQA rule)
     best = 0.0
     for r in res:
@@ -206,8 +214,7 @@ def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState
         best = max(best, pts)
     out["interoperability_best_distribution"] = best
     # DCAT-AP compliance: our view has every mandatory DCAT-AP property (no SHACL run)
-    dcat_ok = bool(doc.get("title") and doc.get("description") and n and all(
-        r.file_id or r.url for r in res))
+    dcat_ok = bool(doc.get("title") and doc.get("description") and n and all(r.file_id or r.url for r in res))
     out["dcat_ap_compliance"] = w["dcat_ap_compliance"] if dcat_ok else 0
     lic = (doc.get("license_id") or "").upper()
     out["license"] = w["license"] if (lic and n) else 0
@@ -225,8 +232,7 @@ def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState
 
 
 # ---------------------------------------------------------------- passport
-def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState],
-             now: datetime) -> tuple[dict[str, bool], list[Finding]]:
+def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState], now: datetime) -> tuple[dict[str, bool], list[Finding]]:
     cfg = methodology()["passport"]
     checks: dict[str, bool] = {}
     f: list[Finding] = []
@@ -238,73 +244,79 @@ def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Resource
     title = (doc.get("title") or "").strip()
     checks["title"] = True
     if not cfg["title_min"] <= len(title) <= cfg["title_max"]:
-        fail("title", "title", f"Назва має містити від {cfg['title_min']} до {cfg['title_max']} символів (зараз {len(title)})",
-             f"The title must be {cfg['title_min']}–{cfg['title_max']} characters long (now {len(title)})")
+        fail(
+            "title",
+            "title",
+            f"Назва має містити від {cfg['title_min']} до {cfg['title_max']} символів (зараз {len(title)})",
+            f"The title must be {cfg['title_min']}–{cfg['title_max']} characters long (now {len(title)})",
+        )
     desc = (doc.get("description") or "").strip()
     checks["description"] = True
     if not cfg["description_min"] <= len(desc) <= cfg["description_max"]:
-        fail("description", "description",
-             f"Опис має містити від {cfg['description_min']} до {cfg['description_max']} символів (зараз {len(desc)})",
-             f"The description must be {cfg['description_min']}–{cfg['description_max']} characters long (now {len(desc)})")
+        fail(
+            "description",
+            "description",
+            f"Опис має містити від {cfg['description_min']} до {cfg['description_max']} символів (зараз {len(desc)})",
+            f"The description must be {cfg['description_min']}–{cfg['description_max']} characters long (now {len(desc)})",
+        )
     langs = doc.get("language") or []
     checks["language"] = True
     if not langs or not all(isinstance(x, str) and re.fullmatch(r"[a-z]{2,3}", x) for x in langs):
-        fail("language", "language", "Вкажіть мову даних кодом ISO 639 (наприклад, uk)",
-             "Give the language of the data as an ISO 639 code (e.g. uk)")
+        fail("language", "language", "Вкажіть мову даних кодом ISO 639 (наприклад, uk)", "Give the language of the data as an ISO 639 code (e.g. uk)")
     kws = [k for k in (doc.get("keywords") or []) if isinstance(k, str)]
-    good = [k for k in kws if cfg["keyword_min_len"] <= len(k.strip()) <= cfg["keyword_max_len"]
-            and k.strip().lower() != title.lower()]
+    good = [k for k in kws if cfg["keyword_min_len"] <= len(k.strip()) <= cfg["keyword_max_len"] and k.strip().lower() != title.lower()]
     checks["keywords"] = True
     if len(good) < cfg["keywords_min"] or len(good) != len(kws):
-        fail("keywords", "keywords",
-             f"Потрібно щонайменше {cfg['keywords_min']} ключові слова по {cfg['keyword_min_len']}–{cfg['keyword_max_len']} символів, не однакові з назвою (зараз придатних {len(good)})",
-             f"At least {cfg['keywords_min']} keywords of {cfg['keyword_min_len']}–{cfg['keyword_max_len']} characters, none equal to the title, are required (now {len(good)} usable)")
+        fail(
+            "keywords",
+            "keywords",
+            f"Потрібно щонайменше {cfg['keywords_min']} ключові слова по {cfg['keyword_min_len']}–{cfg['keyword_max_len']} символів, не однакові з назвою (зараз придатних {len(good)})",
+            f"At least {cfg['keywords_min']} keywords of {cfg['keyword_min_len']}–{cfg['keyword_max_len']} characters, none equal to the title, are required (now {len(good)} usable)",
+        )
     checks["update_frequency"] = True
     if doc.get("update_frequency") not in set(methodology()["timeliness"]["frequencies"]) | {"on_change", "no_longer_updated"}:
-        fail("update_frequency", "update_frequency", "Вкажіть періодичність оновлення набору даних",
-             "Set the update frequency of the dataset")
+        fail("update_frequency", "update_frequency", "Вкажіть періодичність оновлення набору даних", "Set the update frequency of the dataset")
     issued = _dt(doc.get("first_published_at") or doc.get("created_at"))
     modified = _dt(doc.get("modified_at"))
     checks["issued_modified"] = True
     if not issued or not modified or not issued <= modified + timedelta(seconds=1) or modified > now + timedelta(minutes=5):
-        fail("issued_modified", "modified_at", "Дати оприлюднення і останніх змін відсутні або суперечливі",
-             "Issued and modified dates are missing or inconsistent")
+        fail("issued_modified", "modified_at", "Дати оприлюднення і останніх змін відсутні або суперечливі", "Issued and modified dates are missing or inconsistent")
     actual = _date(doc.get("data_actuality_date"))
     checks["data_actuality_date"] = True
     if actual is None or actual > now.date():
-        fail("data_actuality_date", "data_actuality_date", "Вкажіть дату актуальності даних (не пізніше сьогодні)",
-             "Set the data actuality date (not later than today)")
+        fail("data_actuality_date", "data_actuality_date", "Вкажіть дату актуальності даних (не пізніше сьогодні)", "Set the data actuality date (not later than today)")
     purpose = (doc.get("purpose") or "").strip()
     basis = f"{purpose} {doc.get('legal_basis') or ''}"
     checks["purpose"] = True
     if not purpose or not re.search(cfg["legal_act_pattern"], basis):
-        fail("purpose", "purpose",
-             "Вкажіть підставу та призначення збору інформації з реквізитами акта (№ та дата, напр. «рішення № 12 від 01.02.2024»)",
-             "Give the legal basis and purpose with the act's requisites (number and date)")
+        fail(
+            "purpose",
+            "purpose",
+            "Вкажіть підставу та призначення збору інформації з реквізитами акта (№ та дата, напр. «рішення № 12 від 01.02.2024»)",
+            "Give the legal basis and purpose with the act's requisites (number and date)",
+        )
     name_ok = len((doc.get("maintainer") or "").split()) >= 2
     email_ok = bool(_EMAIL.match(doc.get("maintainer_email") or ""))
     checks["contact"] = True
     if not (name_ok and email_ok):
-        fail("contact", "maintainer" if not name_ok else "maintainer_email",
-             "Вкажіть відповідальну особу (прізвище та ім'я) і її електронну пошту",
-             "Give the responsible person's full name and e-mail")
+        fail("contact", "maintainer" if not name_ok else "maintainer_email", "Вкажіть відповідальну особу (прізвище та ім'я) і її електронну пошту", "Give the responsible person's full name and e-mail")
     edrpou = (org or {}).get("edrpou") or ""
     checks["publisher"] = True
     if not re.match(cfg["edrpou_pattern"], edrpou):
-        fail("publisher", "organization_id", "У розпорядника інформації не вказано код ЄДРПОУ (8 цифр)",
-             "The publishing organization has no ЄДРПОУ code (8 digits)")
+        fail("publisher", "organization_id", "У розпорядника інформації не вказано код ЄДРПОУ (8 цифр)", "The publishing organization has no ЄДРПОУ code (8 digits)")
     ident = doc.get("name") or ""
     checks["identifier"] = True
     if not (re.match(cfg["identifier_pattern"], ident) and len(ident) <= cfg["identifier_max"]):
-        fail("identifier", "name", "Ідентифікатор: лише малі латинські літери, цифри та дефіси",
-             "Identifier: lowercase Latin letters, digits and hyphens only")
+        fail("identifier", "name", "Ідентифікатор: лише малі латинські літери, цифри та дефіси", "Identifier: lowercase Latin letters, digits and hyphens only")
     checks["structure"] = True
-    missing = [i for i, r in enumerate(res)
-               if resource_format(r) in TABULAR and not (r.structure_url or doc.get("structure_url"))]
+    missing = [i for i, r in enumerate(res) if resource_format(r) in TABULAR and not (r.structure_url or doc.get("structure_url"))]
     if missing:
-        fail("structure", f"resources[{missing[0]}].structure_url",
-             "Додайте гіперпосилання на структуру набору даних для кожного табличного ресурсу",
-             "Link the dataset structure (schema) for every tabular resource")
+        fail(
+            "structure",
+            f"resources[{missing[0]}].structure_url",
+            "Додайте гіперпосилання на структуру набору даних для кожного табличного ресурсу",
+            "Link the dataset structure (schema) for every tabular resource",
+        )
     return checks, f
 
 
@@ -340,8 +352,7 @@ def personal_data_columns(res: list[ResourceState]) -> list[tuple[int, str]]:
     return hits
 
 
-def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState],
-                  last_data_update: datetime | None, now: datetime) -> DatasetScore:
+def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState], last_data_update: datetime | None, now: datetime) -> DatasetScore:
     meth = methodology()
     lic = (doc.get("license_id") or "").upper()
     license_open = lic in meth["stars"]["open_licenses"]
@@ -350,12 +361,23 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
     per_res = []
     for r in res:
         s, why = stars(r, license_open)
-        per_res.append({"resource_id": r.id, "name": r.name, "format": resource_format(r), "stars": s,
-                        "stars_reason": why, "d": data_score(r.report), "url_status": r.url_status,
-                        "validated": r.report is not None, "file_id": r.file_id,
-                        "schema_source": (r.report or {}).get("schema_source"),
-                        "error_counts": (r.report or {}).get("error_counts", {}),
-                        "err_rate": (r.report or {}).get("err_rate"), "derived_csv": r.derived_csv})
+        per_res.append(
+            {
+                "resource_id": r.id,
+                "name": r.name,
+                "format": resource_format(r),
+                "stars": s,
+                "stars_reason": why,
+                "d": data_score(r.report),
+                "url_status": r.url_status,
+                "validated": r.report is not None,
+                "file_id": r.file_id,
+                "schema_source": (r.report or {}).get("schema_source"),
+                "error_counts": (r.report or {}).get("error_counts", {}),
+                "err_rate": (r.report or {}).get("err_rate"),
+                "derived_csv": r.derived_csv,
+            }
+        )
     breakdown = mqa(doc, org, res)
     points = round(sum(breakdown.values()), 1)
     mqa_band = band(points, meth["mqa"]["bands"])
@@ -374,93 +396,146 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
     c2 = any(p["stars"] >= 3 for p in per_res)
     gates["C2"] = c2
     if not c2:
-        findings.append(Finding("C2-machine-readable", "blocking",
-                                "Немає жодного ресурсу у відкритому машиночитаному форматі (CSV, JSON, XML, XLSX/ODS з CSV)",
-                                "No resource is in an open machine-readable format (CSV, JSON, XML, XLSX/ODS with a CSV)",
-                                "resources"))
+        findings.append(
+            Finding(
+                "C2-machine-readable",
+                "blocking",
+                "Немає жодного ресурсу у відкритому машиночитаному форматі (CSV, JSON, XML, XLSX/ODS з CSV)",
+                "No resource is in an open machine-readable format (CSV, JSON, XML, XLSX/ODS with a CSV)",
+                "resources",
+            )
+        )
     gates["C3"] = checks["structure"]
     broken = [i for i, r in enumerate(res) if r.url_status == "BROKEN"]
     gates["C4"] = not broken and bool(res)
     for i in broken:
-        findings.append(Finding("C4-broken-link", "blocking",
-                                f"Посилання ресурсу «{res[i].name}» недоступне (три перевірки поспіль)",
-                                f"The link of resource '{res[i].name}' is unreachable (three checks in a row)",
-                                f"resources[{i}].url"))
+        findings.append(
+            Finding(
+                "C4-broken-link",
+                "blocking",
+                f"Посилання ресурсу «{res[i].name}» недоступне (три перевірки поспіль)",
+                f"The link of resource '{res[i].name}' is unreachable (three checks in a row)",
+                f"resources[{i}].url",
+            )
+        )
     if not res:
-        findings.append(Finding("C4-no-resources", "blocking", "Набір даних не має жодного ресурсу",
-                                "The dataset has no resources", "resources"))
+        findings.append(Finding("C4-no-resources", "blocking", "Набір даних не має жодного ресурсу", "The dataset has no resources", "resources"))
     gates["C5"] = timely
     if not timely:
         if last_data_update is None:
-            findings.append(Finding("C5-no-data", "blocking", "Дані ще не завантажено",
-                                    "No data has been uploaded yet", "resources"))
+            findings.append(Finding("C5-no-data", "blocking", "Дані ще не завантажено", "No data has been uploaded yet", "resources"))
         else:
-            findings.append(Finding("C5-overdue", "blocking",
-                                    "Набір даних не оновлено вчасно згідно із заявленою періодичністю; завантажте нову версію даних",
-                                    "The dataset was not updated on time for its declared frequency; upload a new version",
-                                    "resources"))
+            findings.append(
+                Finding(
+                    "C5-overdue",
+                    "blocking",
+                    "Набір даних не оновлено вчасно згідно із заявленою періодичністю; завантажте нову версію даних",
+                    "The dataset was not updated on time for its declared frequency; upload a new version",
+                    "resources",
+                )
+            )
     c6 = True
     max_rate = meth["compliance"]["max_err_rate"]
     for i, r in enumerate(res):
         rep = r.report
         if rep is None:
             if r.file_id:
-                findings.append(Finding("validation-pending", "warning",
-                                        f"Перевірка файлу ресурсу «{r.name}» ще триває",
-                                        f"Validation of the file of resource '{r.name}' is still running",
-                                        f"resources[{i}]"))
+                findings.append(Finding("validation-pending", "warning", f"Перевірка файлу ресурсу «{r.name}» ще триває", f"Validation of the file of resource '{r.name}' is still running", f"resources[{i}]"))
                 c6 = False
             continue
         if rep.get("fatal"):
             c6 = False
             first = next((e for e in rep.get("errors", []) if e.get("severity") == "fatal"), None)
             code = first["code"] if first else "format-error"
-            findings.append(Finding(f"C6-{code}", "blocking",
-                                    f"Ресурс «{r.name}»: {first['message'] if first else 'файл не читається'}",
-                                    f"Resource '{r.name}': {first['message_en'] if first else 'unreadable file'}",
-                                    f"resources[{i}]"))
+            findings.append(
+                Finding(
+                    f"C6-{code}",
+                    "blocking",
+                    f"Ресурс «{r.name}»: {first['message'] if first else 'файл не читається'}",
+                    f"Resource '{r.name}': {first['message_en'] if first else 'unreadable file'}",
+                    f"resources[{i}]",
+                )
+            )
         elif rep.get("tabular") and float(rep.get("err_rate") or 0) > max_rate:
             c6 = False
-            findings.append(Finding("C6-error-rate", "blocking",
-                                    f"Ресурс «{r.name}»: {rep.get('bad_rows')} рядків з помилками ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); перший: {_first_row_error(rep, 'message')}",
-                                    f"Resource '{r.name}': {rep.get('bad_rows')} rows with errors ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); first: {_first_row_error(rep, 'message_en')}",
-                                    f"resources[{i}]"))
+            findings.append(
+                Finding(
+                    "C6-error-rate",
+                    "blocking",
+                    f"Ресурс «{r.name}»: {rep.get('bad_rows')} рядків з помилками ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); перший: {_first_row_error(rep, 'message')}",
+                    f"Resource '{r.name}': {rep.get('bad_rows')} rows with errors ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); first: {_first_row_error(rep, 'message_en')}",
+                    f"resources[{i}]",
+                )
+            )
         elif rep.get("error_count"):
-            findings.append(Finding("validation-errors", "warning",
-                                    f"Ресурс «{r.name}»: {rep.get('error_count')} помилок у даних",
-                                    f"Resource '{r.name}': {rep.get('error_count')} data errors",
-                                    f"resources[{i}]"))
+            findings.append(
+                Finding("validation-errors", "warning", f"Ресурс «{r.name}»: {rep.get('error_count')} помилок у даних", f"Resource '{r.name}': {rep.get('error_count')} data errors", f"resources[{i}]")
+            )
         if "encoding-warning" in rep.get("error_counts", {}):
-            findings.append(Finding("encoding-not-utf8", "warning",
-                                    f"Ресурс «{r.name}» у кодуванні {rep.get('encoding')}; збережіть у UTF-8",
-                                    f"Resource '{r.name}' is encoded as {rep.get('encoding')}; save it as UTF-8",
-                                    f"resources[{i}]"))
+            findings.append(
+                Finding(
+                    "encoding-not-utf8",
+                    "warning",
+                    f"Ресурс «{r.name}» у кодуванні {rep.get('encoding')}; збережіть у UTF-8",
+                    f"Resource '{r.name}' is encoded as {rep.get('encoding')}; save it as UTF-8",
+                    f"resources[{i}]",
+                )
+            )
         if rep.get("tabular") and rep.get("schema_source") == "inferred" and doc.get("list_code"):
-            findings.append(Finding("structure-mismatch", "warning",
-                                    f"Ресурс «{r.name}» не відповідає опублікованій структурі для {doc.get('list_code')}",
-                                    f"Resource '{r.name}' does not follow the published structure for {doc.get('list_code')}",
-                                    f"resources[{i}]"))
+            findings.append(
+                Finding(
+                    "structure-mismatch",
+                    "warning",
+                    f"Ресурс «{r.name}» не відповідає опублікованій структурі для {doc.get('list_code')}",
+                    f"Resource '{r.name}' does not follow the published structure for {doc.get('list_code')}",
+                    f"resources[{i}]",
+                )
+            )
     gates["C6"] = c6
     c7 = lic == "CC-BY-4.0" and (doc.get("access_rights") or "PUBLIC").upper() == "PUBLIC"
     gates["C7"] = c7
     if not c7:
-        findings.append(Finding("C7-open-terms", "blocking",
-                                "Умови використання мають бути CC BY 4.0 (ст. 10-1 Закону 2939-VI), доступ — публічний",
-                                "Terms must be CC BY 4.0 (art. 10-1 of Law 2939-VI) and access public",
-                                "license_id" if lic != "CC-BY-4.0" else "access_rights"))
+        findings.append(
+            Finding(
+                "C7-open-terms",
+                "blocking",
+                "Умови використання мають бути CC BY 4.0 (ст. 10-1 Закону 2939-VI), доступ — публічний",
+                "Terms must be CC BY 4.0 (art. 10-1 of Law 2939-VI) and access public",
+                "license_id" if lic != "CC-BY-4.0" else "access_rights",
+            )
+        )
     for i, label in personal_data_columns(res):
-        findings.append(Finding("legal-personal-data", "blocking",
-                                f"Ресурс «{res[i].name}» містить стовпець «{label}», схожий на персональні дані",
-                                f"Resource '{res[i].name}' has a column '{label}' that looks like personal data",
-                                f"resources[{i}]"))
+        findings.append(
+            Finding(
+                "legal-personal-data",
+                "blocking",
+                f"Ресурс «{res[i].name}» містить стовпець «{label}», схожий на персональні дані",
+                f"Resource '{res[i].name}' has a column '{label}' that looks like personal data",
+                f"resources[{i}]",
+            )
+        )
     if mqa_band == "bad":
-        findings.append(Finding("mqa-bad", "warning", "Оцінка метаданих за MQA — «погано»",
-                                "The MQA metadata rating is Bad", None))
+        findings.append(Finding("mqa-bad", "warning", "Оцінка метаданих за MQA — «погано»", "The MQA metadata rating is Bad", None))
     return DatasetScore(
-        methodology_version=version(), mqa_points=points, mqa_breakdown=breakdown, mqa_band=mqa_band,
-        m=m, p_ua=p_ua, passport=checks, d=d, t=t, o=o, dqi=dqi, band=band(dqi, meth["dqi"]["bands"]),
-        is_timely=timely, due_at=due, last_data_update=last_data_update, gates=gates,
-        compliant=all(gates.values()), resources=per_res, findings=findings,
+        methodology_version=version(),
+        mqa_points=points,
+        mqa_breakdown=breakdown,
+        mqa_band=mqa_band,
+        m=m,
+        p_ua=p_ua,
+        passport=checks,
+        d=d,
+        t=t,
+        o=o,
+        dqi=dqi,
+        band=band(dqi, meth["dqi"]["bands"]),
+        is_timely=timely,
+        due_at=due,
+        last_data_update=last_data_update,
+        gates=gates,
+        compliant=all(gates.values()),
+        resources=per_res,
+        findings=findings,
     )
 
 
@@ -470,8 +545,7 @@ def _first_row_error(rep: dict[str, Any], key: str) -> str:
 
 
 # ---------------------------------------------------------------- stewards
-def steward_score(*, n_req: int, n_pub: int, n_all: int, compliant: int, mean_dqi: float | None,
-                  city_dqi: float, tm: float, r: float, has_responsible: bool) -> dict[str, Any]:
+def steward_score(*, n_req: int, n_pub: int, n_all: int, compliant: int, mean_dqi: float | None, city_dqi: float, tm: float, r: float, has_responsible: bool) -> dict[str, Any]:
     cfg = methodology()["steward"]
     if n_req:
         cov = min(1.0, n_pub / n_req)
@@ -485,10 +559,21 @@ def steward_score(*, n_req: int, n_pub: int, n_all: int, compliant: int, mean_dq
     raw = 100 * (w["cov"] * cov + w["comp"] * comp + w["q"] * q + w["tm"] * tm + w["r"] * r)
     penalties = 0 if has_responsible else cfg["penalty_no_responsible_person"]
     score = round(max(0.0, raw - penalties), 1)
-    return {"n_req": n_req, "n_pub": n_pub, "n_all": n_all, "compliant": compliant,
-            "cov": round(cov, 4), "comp": round(comp, 4), "q": round(q, 4), "tm": round(tm, 4),
-            "r": round(r, 4), "penalties": penalties, "score": score,
-            "rating": band(score, cfg["bands"]), "ranked": n_all >= cfg["min_datasets_ranked"]}
+    return {
+        "n_req": n_req,
+        "n_pub": n_pub,
+        "n_all": n_all,
+        "compliant": compliant,
+        "cov": round(cov, 4),
+        "comp": round(comp, 4),
+        "q": round(q, 4),
+        "tm": round(tm, 4),
+        "r": round(r, 4),
+        "penalties": penalties,
+        "score": score,
+        "rating": band(score, cfg["bands"]),
+        "ranked": n_all >= cfg["min_datasets_ranked"],
+    }
 
 
 def kpi_gap(in_scope: int, compliant: int) -> int:

@@ -90,8 +90,7 @@ async def apply_register(session: AsyncSession, doc: dict[str, Any], deleted: bo
     return True
 
 
-async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: bool = False,
-                        event_time: datetime | None = None) -> bool:
+async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: bool = False, event_time: datetime | None = None) -> bool:
     """Keep the newest revision of a dataset and its resources; recompute its score."""
     did = _uuid(doc.get("id"))
     oid = _uuid(doc.get("organization_id"))
@@ -109,8 +108,16 @@ async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: 
     row.deleted = deleted or row.status == "deleted"
     row.updated_at = utc_now()
     # resources: content changes move last_data_update, metadata edits do not
-    existing = {r.id: r for r in (await session.exec(  # type: ignore[call-overload]
-        sa.select(QResource).where(QResource.dataset_id == did))).scalars().all()}
+    existing = {
+        r.id: r
+        for r in (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(QResource).where(QResource.dataset_id == did)
+            )
+        )
+        .scalars()
+        .all()
+    }
     seen = set()
     for rd in doc.get("resources") or []:
         rid = _uuid(rd.get("id"))
@@ -123,8 +130,7 @@ async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: 
         url = rd.get("url") if not fid else None
         changed_at = _dt(rd.get("modified_at")) or event_time or utc_now()
         if r is None:
-            r = QResource(id=rid, dataset_id=did, file_id=fid, sha256=sha, url=url,
-                          content_changed_at=changed_at)
+            r = QResource(id=rid, dataset_id=did, file_id=fid, sha256=sha, url=url, content_changed_at=changed_at)
             session.add(r)
         else:
             if (sha and sha != r.sha256) or (fid != r.file_id and not (sha and sha == r.sha256)):
@@ -162,11 +168,20 @@ async def record_file(session: AsyncSession, data: dict[str, Any]) -> bool:
     row = await session.get(QFile, fid)
     if row is not None:
         return False
-    session.add(QFile(
-        id=fid, organization_id=_uuid(data.get("organization_id")), bucket=str(data.get("bucket")),
-        key=str(data.get("key")), size=int(data.get("size") or 0), sha256=data.get("sha256"),
-        media_type=data.get("media_type"), original_name=data.get("original_name"),
-        created_at=_dt(data.get("created_at")), status="pending"))
+    session.add(
+        QFile(
+            id=fid,
+            organization_id=_uuid(data.get("organization_id")),
+            bucket=str(data.get("bucket")),
+            key=str(data.get("key")),
+            size=int(data.get("size") or 0),
+            sha256=data.get("sha256"),
+            media_type=data.get("media_type"),
+            original_name=data.get("original_name"),
+            created_at=_dt(data.get("created_at")),
+            status="pending",
+        )
+    )
     return True
 
 
@@ -180,21 +195,44 @@ def schema_for_file(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def datasets_for_file(session: AsyncSession, file_id: uuid.UUID) -> list[QDataset]:
     res = await session.exec(  # type: ignore[call-overload]
-        sa.select(QDataset).join(QResource, QResource.dataset_id == QDataset.id)
-        .where(QResource.file_id == file_id, QResource.active.is_(True)))  # type: ignore[attr-defined]
+        sa.select(QDataset).join(QResource, QResource.dataset_id == QDataset.id).where(QResource.file_id == file_id, QResource.active.is_(True))
+    )  # type: ignore[attr-defined]
     return list(res.scalars().unique().all())
 
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: report.get(k) for k in (
-        "detected_format", "declared_format", "encoding", "delimiter", "tabular", "schema_source",
-        "structure_table", "rows", "columns", "fields", "bad_rows", "err_rate", "fatal", "valid",
-        "error_count", "error_counts", "errors_truncated", "bytes_read", "sha256", "sheet", "sheets",
-        "parse_check", "note", "derived_csv")} | {"errors": report.get("errors", [])}
+    return {
+        k: report.get(k)
+        for k in (
+            "detected_format",
+            "declared_format",
+            "encoding",
+            "delimiter",
+            "tabular",
+            "schema_source",
+            "structure_table",
+            "rows",
+            "columns",
+            "fields",
+            "bad_rows",
+            "err_rate",
+            "fatal",
+            "valid",
+            "error_count",
+            "error_counts",
+            "errors_truncated",
+            "bytes_read",
+            "sha256",
+            "sheet",
+            "sheets",
+            "parse_check",
+            "note",
+            "derived_csv",
+        )
+    } | {"errors": report.get("errors", [])}
 
 
-async def store_file_report(session: AsyncSession, file_id: uuid.UUID, report: dict[str, Any],
-                            derived_key: str | None) -> None:
+async def store_file_report(session: AsyncSession, file_id: uuid.UUID, report: dict[str, Any], derived_key: str | None) -> None:
     from quality.scoring import data_score
 
     row = await session.get(QFile, file_id)
@@ -212,13 +250,23 @@ async def store_file_report(session: AsyncSession, file_id: uuid.UUID, report: d
     row.methodology_version = version()
     row.checked_at = utc_now()
     datasets = await datasets_for_file(session, file_id)
-    res_ids = (await session.exec(  # type: ignore[call-overload]
-        sa.select(QResource.id, QResource.dataset_id).where(QResource.file_id == file_id))).all()
+    res_ids = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(QResource.id, QResource.dataset_id).where(QResource.file_id == file_id)
+        )
+    ).all()
     ev = ResourceAssessed(
-        resource_id=res_ids[0][0] if res_ids else None, dataset_id=res_ids[0][1] if res_ids else None,
-        file_id=file_id, methodology_version=version(), stars=None, valid=row.valid,
-        error_count=row.error_count, encoding=row.encoding,
-        media_type=row.media_type, assessed_at=utc_now())
+        resource_id=res_ids[0][0] if res_ids else None,
+        dataset_id=res_ids[0][1] if res_ids else None,
+        file_id=file_id,
+        methodology_version=version(),
+        stars=None,
+        valid=row.valid,
+        error_count=row.error_count,
+        encoding=row.encoding,
+        media_type=row.media_type,
+        assessed_at=utc_now(),
+    )
     await record(session, source=SOURCE, type="quality.resource.assessed", data=ev, subject=str(file_id))
     await session.flush()
     for d in datasets:
@@ -245,16 +293,24 @@ async def resource_states(session: AsyncSession, doc: dict[str, Any]) -> list[Re
         if fid is None:
             c = checks.get(rd.get("url") or "")
             fails = methodology()["url_check"]["failures_before_broken"]
-            status = "UNKNOWN" if c is None else (
-                "BROKEN" if c.failures >= fails else ("OK" if c.status == "OK" else "UNKNOWN"))
+            status = "UNKNOWN" if c is None else ("BROKEN" if c.failures >= fails else ("OK" if c.status == "OK" else "UNKNOWN"))
         else:
             status = "OK"
-        out.append(ResourceState(
-            id=str(rd.get("id")), name=str(rd.get("name") or ""), format=norm_format(rd.get("format")),
-            file_id=str(fid) if fid else None, url=rd.get("url"), size=rd.get("size") or (f.size if f else None),
-            media_type=rd.get("media_type") or (f.media_type if f else None),
-            structure_url=rd.get("structure_url"), report=report, url_status=status,
-            derived_csv=bool(f and f.derived_key)))
+        out.append(
+            ResourceState(
+                id=str(rd.get("id")),
+                name=str(rd.get("name") or ""),
+                format=norm_format(rd.get("format")),
+                file_id=str(fid) if fid else None,
+                url=rd.get("url"),
+                size=rd.get("size") or (f.size if f else None),
+                media_type=rd.get("media_type") or (f.media_type if f else None),
+                structure_url=rd.get("structure_url"),
+                report=report,
+                url_status=status,
+                derived_csv=bool(f and f.derived_key),
+            )
+        )
     return out
 
 
@@ -262,8 +318,8 @@ async def last_data_update(session: AsyncSession, dataset_id: uuid.UUID | None) 
     if dataset_id is None:
         return None
     res = await session.exec(  # type: ignore[call-overload]
-        sa.select(sa.func.max(QResource.content_changed_at))
-        .where(QResource.dataset_id == dataset_id, QResource.active.is_(True)))  # type: ignore[attr-defined]
+        sa.select(sa.func.max(QResource.content_changed_at)).where(QResource.dataset_id == dataset_id, QResource.active.is_(True))
+    )  # type: ignore[attr-defined]
     return res.scalar_one_or_none()
 
 
@@ -273,8 +329,7 @@ async def organization_doc(session: AsyncSession, oid: Any) -> dict[str, Any] | 
     return row.doc if row is not None and not row.deleted else None
 
 
-async def evaluate(session: AsyncSession, doc: dict[str, Any], now: datetime | None = None,
-                   stored_dataset: bool = True) -> Any:
+async def evaluate(session: AsyncSession, doc: dict[str, Any], now: datetime | None = None, stored_dataset: bool = True) -> Any:
     now = now or utc_now()
     res = await resource_states(session, doc)
     org = await organization_doc(session, doc.get("organization_id"))
@@ -307,9 +362,7 @@ async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: d
     ds = await session.get(QDataset, dataset_id, with_for_update=True, populate_existing=True)
     if ds is None:
         return None
-    row = await session.get(
-        QDatasetScore, dataset_id, with_for_update=True, populate_existing=True
-    )
+    row = await session.get(QDatasetScore, dataset_id, with_for_update=True, populate_existing=True)
     if ds.deleted:
         if row is not None:
             await session.delete(row)
@@ -320,8 +373,7 @@ async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: d
     fp_src["t"] = round(sc.t)  # timeliness drifts with time alone; publish on whole-point changes
     fingerprint = hashlib.sha256(json.dumps(fp_src, sort_keys=True, default=str).encode()).hexdigest()
     if row is None:
-        row = QDatasetScore(dataset_id=dataset_id, organization_id=ds.organization_id,
-                            methodology_version=version())
+        row = QDatasetScore(dataset_id=dataset_id, organization_id=ds.organization_id, methodology_version=version())
         session.add(row)
     changed = row.fingerprint != fingerprint
     row.organization_id = ds.organization_id
@@ -332,13 +384,25 @@ async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: d
     row.in_scope = in_scope(ds.doc, now)
     row.report, row.fingerprint = rep, fingerprint
     if changed:
-        await record(session, source=SOURCE, type="quality.dataset.assessed", subject=str(dataset_id),
-                     data=DatasetAssessed(
-                         dataset_id=dataset_id, organization_id=ds.organization_id,
-                         dataset_revision=ds.revision, methodology_version=sc.methodology_version,
-                         score=sc.dqi, band=sc.band, mqa_points=round(sc.mqa_points),
-                         mqa_band=sc.mqa_band, compliant=sc.compliant,
-                         findings=[FindingDoc(**f.as_dict()) for f in sc.findings], assessed_at=now))
+        await record(
+            session,
+            source=SOURCE,
+            type="quality.dataset.assessed",
+            subject=str(dataset_id),
+            data=DatasetAssessed(
+                dataset_id=dataset_id,
+                organization_id=ds.organization_id,
+                dataset_revision=ds.revision,
+                methodology_version=sc.methodology_version,
+                score=sc.dqi,
+                band=sc.band,
+                mqa_points=round(sc.mqa_points),
+                mqa_band=sc.mqa_band,
+                compliant=sc.compliant,
+                findings=[FindingDoc(**f.as_dict()) for f in sc.findings],
+                assessed_at=now,
+            ),
+        )
     return row
 
 
@@ -354,9 +418,17 @@ def precheck_result(sc: Any) -> dict[str, Any]:
     warnings = [f.as_dict() for f in sc.findings if f.severity != "blocking"]
     for f in blocking + warnings:
         f.pop("severity", None)
-    return {"blocking": blocking, "warnings": warnings, "methodology_version": sc.methodology_version,
-            "compliant": sc.compliant, "gates": sc.gates, "dqi": sc.dqi, "band": sc.band,
-            "mqa_points": sc.mqa_points, "mqa_band": sc.mqa_band}
+    return {
+        "blocking": blocking,
+        "warnings": warnings,
+        "methodology_version": sc.methodology_version,
+        "compliant": sc.compliant,
+        "gates": sc.gates,
+        "dqi": sc.dqi,
+        "band": sc.band,
+        "mqa_points": sc.mqa_points,
+        "mqa_band": sc.mqa_band,
+    }
 
 
 # ---------------------------------------------------------------- freshness
@@ -371,9 +443,7 @@ async def freshness(session: AsyncSession, now: datetime, organization_id: uuid.
         ds = await session.get(QDataset, r.dataset_id)
         title = (ds.doc.get("title") if ds else None) or ""
         freq = ds.doc.get("update_frequency") if ds else None
-        item = {"dataset_id": str(r.dataset_id), "organization_id": str(r.organization_id),
-                "title": title, "update_frequency": freq,
-                "due_at": r.due_at.isoformat().replace("+00:00", "Z") if r.due_at else None}
+        item = {"dataset_id": str(r.dataset_id), "organization_id": str(r.organization_id), "title": title, "update_frequency": freq, "due_at": r.due_at.isoformat().replace("+00:00", "Z") if r.due_at else None}
         if r.due_at and r.due_at < now:
             item["days_overdue"] = (now - r.due_at).days
             overdue.append(item)
@@ -387,24 +457,37 @@ async def freshness(session: AsyncSession, now: datetime, organization_id: uuid.
         by_org.setdefault(i["organization_id"], {"overdue": 0, "due_soon": 0})["overdue"] += 1
     for i in due_soon:
         by_org.setdefault(i["organization_id"], {"overdue": 0, "due_soon": 0})["due_soon"] += 1
-    return {"overdue": overdue, "due_soon": due_soon, "by_organization": by_org,
-            "methodology_version": version()}
+    return {"overdue": overdue, "due_soon": due_soon, "by_organization": by_org, "methodology_version": version()}
 
 
 async def emit_overdue(session: AsyncSession, now: datetime) -> int:
     """One ``quality.dataset.overdue`` per dataset and missed due date."""
-    rows = (await session.exec(sa.select(QDatasetScore).where(  # type: ignore[call-overload]
-        QDatasetScore.status == "published", QDatasetScore.due_at < now))).scalars().all()  # type: ignore[operator]
+    rows = (
+        (
+            await session.exec(
+                sa.select(QDatasetScore).where(  # type: ignore[call-overload]
+                    QDatasetScore.status == "published", QDatasetScore.due_at < now
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[operator]
     sent = 0
     for r in rows:
         if await session.get(QOverdueNotice, (r.dataset_id, r.due_at)) is not None:
             continue
         ds = await session.get(QDataset, r.dataset_id)
         session.add(QOverdueNotice(dataset_id=r.dataset_id, due_at=r.due_at))
-        await record(session, source=SOURCE, type="quality.dataset.overdue", subject=str(r.dataset_id),
-                     data=DatasetOverdue(dataset_id=r.dataset_id, organization_id=r.organization_id,
-                                         update_frequency=(ds.doc.get("update_frequency") if ds else None),
-                                         due_at=r.due_at, days_overdue=(now - r.due_at).days))
+        await record(
+            session,
+            source=SOURCE,
+            type="quality.dataset.overdue",
+            subject=str(r.dataset_id),
+            data=DatasetOverdue(
+                dataset_id=r.dataset_id, organization_id=r.organization_id, update_frequency=(ds.doc.get("update_frequency") if ds else None), due_at=r.due_at, days_overdue=(now - r.due_at).days
+            ),
+        )
         sent += 1
     return sent
 

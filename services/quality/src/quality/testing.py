@@ -26,8 +26,7 @@ class Q:
 
     def token(self, *, roles: list[str] | None = None, orgs: dict[str, str] | None = None) -> dict[str, str]:
         now = int(time.time())
-        claims = {"sub": str(uuid.uuid4()), "iss": "zp-open-data-portal", "aud": "portal", "iat": now,
-                  "exp": now + 600, "roles": roles or [], "orgs": orgs or {}}
+        claims = {"sub": str(uuid.uuid4()), "iss": "zp-open-data-portal", "aud": "portal", "iat": now, "exp": now + 600, "roles": roles or [], "orgs": orgs or {}}
         tok = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "test"})
         return {"Authorization": f"Bearer {tok}"}
 
@@ -45,11 +44,20 @@ class Q:
         self.ctx.s3.put_object(self.bucket, key, io.BytesIO(content), len(content))
         import hashlib
 
-        await self.feed("storage.file.stored", {
-            "id": str(fid), "organization_id": str(org), "bucket": self.bucket, "key": key,
-            "size": declared_size if declared_size is not None else len(content),
-            "sha256": hashlib.sha256(content).hexdigest(), "media_type": "application/octet-stream",
-            "original_name": name, "created_at": datetime.now(UTC).isoformat()})
+        await self.feed(
+            "storage.file.stored",
+            {
+                "id": str(fid),
+                "organization_id": str(org),
+                "bucket": self.bucket,
+                "key": key,
+                "size": declared_size if declared_size is not None else len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "media_type": "application/octet-stream",
+                "original_name": name,
+                "created_at": datetime.now(UTC).isoformat(),
+            },
+        )
         return fid
 
     async def validate_all(self) -> None:
@@ -58,44 +66,70 @@ class Q:
 
 
 # ---------------------------------------------------------------- documents
-LONG_DESC = ("Перелік зупинок громадського транспорту міста Запоріжжя з координатами, назвами, "
-             "типами транспорту та інформацією про облаштування павільйонів; оновлюється щомісяця.")
+LONG_DESC = "Перелік зупинок громадського транспорту міста Запоріжжя з координатами, назвами, типами транспорту та інформацією про облаштування павільйонів; оновлюється щомісяця."
 
 
 def org_doc(edrpou: str | None = "04054055", persons: bool = True, **kw: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     oid = kw.pop("id", None) or uuid.uuid4()
-    return {"id": str(oid), "name": f"org-{secrets.token_hex(3)}", "title": "Департамент транспорту",
-            "edrpou": edrpou, "created_at": now, "modified_at": now, "revision": kw.pop("revision", 1),
-            "responsible_persons": [{"name": "Олена Коваль", "email": "o.koval@zp.gov.ua"}] if persons else [],
-            **kw}
+    return {
+        "id": str(oid),
+        "name": f"org-{secrets.token_hex(3)}",
+        "title": "Департамент транспорту",
+        "edrpou": edrpou,
+        "created_at": now,
+        "modified_at": now,
+        "revision": kw.pop("revision", 1),
+        "responsible_persons": [{"name": "Олена Коваль", "email": "o.koval@zp.gov.ua"}] if persons else [],
+        **kw,
+    }
 
 
-def resource_doc(dataset_id: Any, *, file_id: Any = None, url: str | None = None, fmt: str = "CSV",
-                 modified: datetime | None = None, **kw: Any) -> dict[str, Any]:
+def resource_doc(dataset_id: Any, *, file_id: Any = None, url: str | None = None, fmt: str = "CSV", modified: datetime | None = None, **kw: Any) -> dict[str, Any]:
     m = modified or datetime.now(UTC)
-    return {"id": str(kw.pop("id", uuid.uuid4())), "dataset_id": str(dataset_id), "name": kw.pop("name", "Зупинки"),
-            "format": fmt, "file_id": str(file_id) if file_id else None, "url": url,
-            "structure_url": kw.pop("structure_url", "https://data.zp.gov.ua/structure/stops.json"),
-            "created_at": m, "modified_at": m, **kw}
+    return {
+        "id": str(kw.pop("id", uuid.uuid4())),
+        "dataset_id": str(dataset_id),
+        "name": kw.pop("name", "Зупинки"),
+        "format": fmt,
+        "file_id": str(file_id) if file_id else None,
+        "url": url,
+        "structure_url": kw.pop("structure_url", "https://data.zp.gov.ua/structure/stops.json"),
+        "created_at": m,
+        "modified_at": m,
+        **kw,
+    }
 
 
-def dataset_doc(org_id: Any, *, resources: list[dict[str, Any]] | None = None, status: str = "published",
-                published_days_ago: int = 30, **kw: Any) -> dict[str, Any]:
+def dataset_doc(org_id: Any, *, resources: list[dict[str, Any]] | None = None, status: str = "published", published_days_ago: int = 30, **kw: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     did = kw.pop("id", None) or uuid.uuid4()
     first = now - timedelta(days=published_days_ago)
-    d = {"id": str(did), "name": f"zupynky-{secrets.token_hex(3)}",
-         "title": "Перелік зупинок громадського транспорту Департаменту транспорту",
-         "description": LONG_DESC, "status": status, "organization_id": str(org_id),
-         "maintainer": "Олена Коваль", "maintainer_email": "o.koval@zp.gov.ua",
-         "keywords": ["транспорт", "зупинки", "м’ясокомбінат"], "themes": ["TRAN"],
-         "license_id": "CC-BY-4.0", "language": ["uk"],
-         "purpose": "Рішення міської ради № 12 від 01.02.2024 «Про відкриті дані»",
-         "update_frequency": "monthly", "spatial": "м. Запоріжжя", "temporal_start": "2024-01-01",
-         "data_actuality_date": (now - timedelta(days=1)).date().isoformat(),
-         "access_rights": "PUBLIC", "created_at": first - timedelta(days=1), "modified_at": now,
-         "first_published_at": first, "published_at": first, "revision": kw.pop("revision", 1),
-         "resources": resources if resources is not None else []}
+    d = {
+        "id": str(did),
+        "name": f"zupynky-{secrets.token_hex(3)}",
+        "title": "Перелік зупинок громадського транспорту Департаменту транспорту",
+        "description": LONG_DESC,
+        "status": status,
+        "organization_id": str(org_id),
+        "maintainer": "Олена Коваль",
+        "maintainer_email": "o.koval@zp.gov.ua",
+        "keywords": ["транспорт", "зупинки", "м’ясокомбінат"],
+        "themes": ["TRAN"],
+        "license_id": "CC-BY-4.0",
+        "language": ["uk"],
+        "purpose": "Рішення міської ради № 12 від 01.02.2024 «Про відкриті дані»",
+        "update_frequency": "monthly",
+        "spatial": "м. Запоріжжя",
+        "temporal_start": "2024-01-01",
+        "data_actuality_date": (now - timedelta(days=1)).date().isoformat(),
+        "access_rights": "PUBLIC",
+        "created_at": first - timedelta(days=1),
+        "modified_at": now,
+        "first_published_at": first,
+        "published_at": first,
+        "revision": kw.pop("revision", 1),
+        "resources": resources if resources is not None else [],
+    }
     d.update(kw)
     return d

@@ -113,15 +113,30 @@ TYPE_ACCEPTS: dict[str, frozenset[int]] = {
 }
 INFER_ORDER = ["integer", "number", "boolean", "date", "datetime", "time", "anyURL"]
 TYPE_ALIASES = {
-    "string": "string", "integer": "integer", "decimal": "number", "number": "number",
-    "double": "number", "float": "number", "date": "date", "datetime": "datetime",
-    "dateTime": "datetime", "time": "time", "boolean": "boolean", "anyURL": "anyURL",
-    "anyURI": "anyURL", "url": "anyURL",
+    "string": "string",
+    "integer": "integer",
+    "decimal": "number",
+    "number": "number",
+    "double": "number",
+    "float": "number",
+    "date": "date",
+    "datetime": "datetime",
+    "dateTime": "datetime",
+    "time": "time",
+    "boolean": "boolean",
+    "anyURL": "anyURL",
+    "anyURI": "anyURL",
+    "url": "anyURL",
 }
 TYPE_UK = {
-    "integer": "ціле число", "number": "число", "boolean": "логічне значення",
-    "date": "дата (РРРР-ММ-ДД)", "datetime": "дата і час (ISO 8601)", "time": "час (ГГ:ХХ)",
-    "anyURL": "посилання (URL)", "string": "рядок",
+    "integer": "ціле число",
+    "number": "число",
+    "boolean": "логічне значення",
+    "date": "дата (РРРР-ММ-ДД)",
+    "datetime": "дата і час (ISO 8601)",
+    "time": "час (ГГ:ХХ)",
+    "anyURL": "посилання (URL)",
+    "string": "рядок",
 }
 HINTS = {
     (DMY, "date"): (": дату слід записувати у форматі РРРР-ММ-ДД", ": write dates as YYYY-MM-DD"),
@@ -275,14 +290,12 @@ class Report:
         self.counts: dict[str, int] = {}
         self.info: dict[str, Any] = {}
 
-    def add(self, code: str, *, row: int | None = None, column: int | None = None,
-            field: str | None = None, count: int = 1, **kw: Any) -> None:
+    def add(self, code: str, *, row: int | None = None, column: int | None = None, field: str | None = None, count: int = 1, **kw: Any) -> None:
         self.counts[code] = self.counts.get(code, 0) + count
         if len(self.errors) < self.max_errors:
             uk, en = message(code, row=row, column=column, label=field, **kw)
             sev = methodology()["validation"]["severity"].get(code, "row")
-            err = {"code": code, "severity": sev, "row": row, "column": column, "field": field,
-                   "message": uk, "message_en": en}
+            err = {"code": code, "severity": sev, "row": row, "column": column, "field": field, "message": uk, "message_en": en}
             self.errors.append(err)
 
     @property
@@ -299,16 +312,14 @@ def match_structure(header: list[str], tables: list[dict[str, Any]]) -> tuple[di
     keys = {_label_key(h) for h in header if h.strip()}
     best, best_n = None, 0
     for t in tables:
-        n = sum(1 for c in t["columns"]
-                if _label_key(c["name"]) in keys or _label_key(c.get("title") or "") in keys)
+        n = sum(1 for c in t["columns"] if _label_key(c["name"]) in keys or _label_key(c.get("title") or "") in keys)
         if n > best_n:
             best, best_n = t, n
     return best, best_n
 
 
 # ---------------------------------------------------------------- tables
-def validate_rows(rows: Any, rep: Report, *, schema_tables: list[dict[str, Any]] | None,
-                  on_error: Callable[[], int] | None = None) -> None:
+def validate_rows(rows: Any, rep: Report, *, schema_tables: list[dict[str, Any]] | None, on_error: Callable[[], int] | None = None) -> None:
     """Validate an iterator of rows (lists of str); the first row is the header."""
     try:
         header = next(rows)
@@ -375,8 +386,7 @@ class Table:
                     continue
                 types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
                 required[idx] = bool(c.get("required"))
-            known = {_label_key(c["name"]) for c in table["columns"]} | {
-                _label_key(c.get("title") or "") for c in table["columns"]}
+            known = {_label_key(c["name"]) for c in table["columns"]} | {_label_key(c.get("title") or "") for c in table["columns"]}
             for i, h in enumerate(header):
                 if h and _label_key(h) not in known:
                     rep.add("extra-label", row=1, column=i + 1, field=h)
@@ -463,8 +473,7 @@ class Table:
             n_empty = [pc.sum(e).as_py() or 0 for e in empties]
             if not len(index):
                 return
-        rows_of = (lambda idx: [base + i for i in idx]) if index is None else (
-            lambda idx: [base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()])
+        rows_of = (lambda idx: [base + i for i in idx]) if index is None else (lambda idx: [base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()])
         for col, arr, eq, ne in zip(self.cols, columns, empties, n_empty, strict=True):
             col.arrow(arr, eq, ne, rows_of)
 
@@ -478,8 +487,7 @@ class Table:
         cell_bad = 0
         for i, col in enumerate(self.cols):
             t = col.final_type(self.conf)
-            fields.append({"name": header[i], "type": t, "required": required[i],
-                           "source": "published" if types[i] else "inferred"})
+            fields.append({"name": header[i], "type": t, "required": required[i], "source": "published" if types[i] else "inferred"})
             bad = col.nonempty - col.acc[t]
             if bad > 0:
                 cell_bad += bad
@@ -490,18 +498,15 @@ class Table:
                     continue
                 hint, hint_en = HINTS.get((c, t), ("", ""))
                 for r, v in col.positions[c]:
-                    uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t],
-                                     hint=hint, hint_en=hint_en)
+                    uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t], hint=hint, hint_en=hint_en)
                     en = en.replace(f"type {TYPE_UK[t]}", f"type {t}")
-                    cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1,
-                                        "field": header[i], "message": uk, "message_en": en})
+                    cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1, "field": header[i], "message": uk, "message_en": en})
             if required[i] and col.empties:
                 cell_bad += col.empties
                 rep.counts["constraint-error"] = rep.counts.get("constraint-error", 0) + col.empties
                 for r in col.empty_pos:
                     uk, en = message("constraint-error", row=r, label=header[i])
-                    cell_errors.append({"code": "constraint-error", "severity": "row", "row": r,
-                                        "column": i + 1, "field": header[i], "message": uk, "message_en": en})
+                    cell_errors.append({"code": "constraint-error", "severity": "row", "row": r, "column": i + 1, "field": header[i], "message": uk, "message_en": en})
         cell_errors.sort(key=lambda e: (e["row"], e["column"]))
         room = rep.max_errors - len(rep.errors)
         rep.errors.extend(cell_errors[: max(0, room)])
@@ -541,13 +546,15 @@ def _fast_date(col: tuple[str, ...]) -> bool:
 
 _DATE_OR_EMPTY = re.compile(r"(?:\d{4}-\d{2}-\d{2})?\Z").match
 _BOOL_OK = _BOOLS | {"", "0", "1"}
-_FAST.update({
-    "integer": _fast_int,
-    "number": _all_match(r"(?:[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)?\Z"),
-    "boolean": lambda col: set(col) <= _BOOL_OK,
-    "date": _fast_date,
-    "anyURL": _all_match(r"(?:https?://[^\s]+)?\Z"),
-})
+_FAST.update(
+    {
+        "integer": _fast_int,
+        "number": _all_match(r"(?:[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)?\Z"),
+        "boolean": lambda col: set(col) <= _BOOL_OK,
+        "date": _fast_date,
+        "anyURL": _all_match(r"(?:https?://[^\s]+)?\Z"),
+    }
+)
 # for each type, the types whose every value it also accepts (integer cells are numbers, ...)
 _SUPERSETS = {t: [u for u in TYPE_ACCEPTS if TYPE_ACCEPTS[t] <= TYPE_ACCEPTS[u]] for t in TYPE_ACCEPTS}
 
@@ -555,8 +562,7 @@ _SUPERSETS = {t: [u for u in TYPE_ACCEPTS if TYPE_ACCEPTS[t] <= TYPE_ACCEPTS[u]]
 class _Column:
     """Per-column counters for one pass: how many cells each type accepts, bounded positions."""
 
-    __slots__ = ("label", "declared", "required", "kmax", "acc", "nonempty", "empties",
-                 "empty_pos", "positions", "cache", "tentative")
+    __slots__ = ("label", "declared", "required", "kmax", "acc", "nonempty", "empties", "empty_pos", "positions", "cache", "tentative")
 
     def __init__(self, label: str, declared: str | None, required: bool, kmax: int) -> None:
         self.label = label
@@ -716,8 +722,7 @@ def _arrow_ok(t: str, arr: Any) -> Any:
         return pc.is_in(arr, value_set=pa.array(sorted(_BOOL_OK)))
     ok = pc.match_substring_regex(arr, _ARROW_PATTERNS[t])
     if t in ("date", "datetime"):
-        parse = dt.date.fromisoformat if t == "date" else (
-            lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+        parse = dt.date.fromisoformat if t == "date" else (lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
         invalid = []
         for v in pc.unique(pc.filter(arr, ok)).to_pylist():
             if v:
@@ -771,8 +776,7 @@ def _row_end(data: bytes, nl: bytes, last: bool) -> int:
         pos = i + 1
 
 
-def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_rows: list[Any],
-                 encoding: str, delim: str, nl: bytes, split: bool) -> bool:
+def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_rows: list[Any], encoding: str, delim: str, nl: bytes, split: bool) -> bool:
     """One block of whole rows through Arrow. A block Arrow refuses (a row of the wrong width,
     bytes that do not decode) is cut into small pieces, and only the pieces Arrow refuses are read
     with the csv module, which places those errors exactly. False: the table cannot be read on."""
@@ -785,8 +789,7 @@ def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_row
         body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode("utf-8")
         if len(body) >= opts[0].block_size:
             opts[0].block_size = len(body) + 1
-        tbl = pacsv.read_csv(pa.BufferReader(body), read_options=opts[0], parse_options=opts[1],
-                             convert_options=opts[2])
+        tbl = pacsv.read_csv(pa.BufferReader(body), read_options=opts[0], parse_options=opts[1], convert_options=opts[2])
     except (pa.ArrowInvalid, UnicodeDecodeError):
         tbl = None
     if tbl is not None and not bad_rows:
@@ -814,8 +817,7 @@ def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_row
 FALLBACK_PIECE = 16 << 10
 
 
-def arrow_text(buf: Any, rep: Report, encoding: str, delim: str,
-               schema_tables: list[dict[str, Any]] | None, block: int | None = None) -> None:
+def arrow_text(buf: Any, rep: Report, encoding: str, delim: str, schema_tables: list[dict[str, Any]] | None, block: int | None = None) -> None:
     """CSV/TSV through Arrow's C++ tokenizer in blocks of whole rows (cut at a line break outside
     quotes). A block Arrow cannot take as is (a row of the wrong width, bytes that are not UTF-8)
     is re-read with the csv module, which gives exact row numbers for those errors."""
@@ -852,8 +854,7 @@ def arrow_text(buf: Any, rep: Report, encoding: str, delim: str,
             h = _row_end(chunk, nl, last=False)
             head, chunk = (chunk, b"") if h < 0 else (chunk[:h], chunk[h:])
             try:
-                header = next(csv.reader(io.StringIO(head.decode(encoding), newline=""), delimiter=delim,
-                                         quotechar='"', doublequote=True, strict=False), None)
+                header = next(csv.reader(io.StringIO(head.decode(encoding), newline=""), delimiter=delim, quotechar='"', doublequote=True, strict=False), None)
             except UnicodeDecodeError:
                 rep.add("encoding-error", row=1, encoding=encoding)
                 return
@@ -866,10 +867,8 @@ def arrow_text(buf: Any, rep: Report, encoding: str, delim: str,
             names = [f"c{i}" for i in range(table.width)]
             opts = (
                 pacsv.ReadOptions(column_names=names, use_threads=False, block_size=block * 2),
-                pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, newlines_in_values=True,
-                                   ignore_empty_lines=False, invalid_row_handler=on_invalid),
-                pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
-                                     quoted_strings_can_be_null=False, null_values=[]),
+                pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid),
+                pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
             )
         if chunk:
             assert opts is not None
@@ -982,8 +981,7 @@ def spreadsheet_to_csv(path: Path, out: Path) -> dict[str, Any]:
 
 
 def _check_geojson(doc: Any) -> str | None:
-    types = {"FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString",
-             "Polygon", "MultiPolygon", "GeometryCollection"}
+    types = {"FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
     if not isinstance(doc, dict) or doc.get("type") not in types:
         return "the top-level object has no valid GeoJSON 'type'"
     if doc["type"] == "FeatureCollection":
@@ -999,10 +997,16 @@ def _check_geojson(doc: Any) -> str | None:
     return None
 
 
-def validate_file(src: Any, *, name: str | None = None, declared_format: str | None = None,
-                  declared_size: int | None = None, declared_sha256: str | None = None,
-                  schema_tables: list[dict[str, Any]] | None = None,
-                  derived_csv: Path | None = None) -> dict[str, Any]:
+def validate_file(
+    src: Any,
+    *,
+    name: str | None = None,
+    declared_format: str | None = None,
+    declared_size: int | None = None,
+    declared_sha256: str | None = None,
+    schema_tables: list[dict[str, Any]] | None = None,
+    derived_csv: Path | None = None,
+) -> dict[str, Any]:
     """Validate a readable binary stream. Returns a JSON-able report."""
     cfg = methodology()["validation"]
     rep = Report(int(cfg["max_errors"]))
@@ -1078,8 +1082,7 @@ def validate_file(src: Any, *, name: str | None = None, declared_format: str | N
         max_depth = int(cfg["xml_max_depth"])
         depth = 0
         try:
-            for event, elem in iterparse(buf, events=("start", "end"), forbid_dtd=False,
-                                         forbid_entities=True, forbid_external=True):
+            for event, elem in iterparse(buf, events=("start", "end"), forbid_dtd=False, forbid_entities=True, forbid_external=True):
                 if event == "start":
                     depth += 1
                     if depth > max_depth:
@@ -1122,10 +1125,8 @@ def finish(rep: Report) -> dict[str, Any]:
     return {
         **info,
         "fatal": rep.fatal,
-        "valid": not rep.counts or all(
-            methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
-        "error_count": sum(n for c, n in rep.counts.items()
-                           if methodology()["validation"]["severity"].get(c) != "warning"),
+        "valid": not rep.counts or all(methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
+        "error_count": sum(n for c, n in rep.counts.items() if methodology()["validation"]["severity"].get(c) != "warning"),
         "error_counts": dict(sorted(rep.counts.items())),
         "errors": rep.errors,
         "errors_truncated": sum(rep.counts.values()) > len(rep.errors),

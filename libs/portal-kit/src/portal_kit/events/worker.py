@@ -112,11 +112,11 @@ class EventWorker:
                 asyncio.create_task(self._consume_loop(sub), name=f"{self.service}-{sub.durable}")
             )
 
-    async def stop(self, timeout: float = 20.0) -> None:
+    async def stop(self, grace: float = 20.0) -> None:
         self._stop.set()
         self._wake.set()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            done, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             for task in pending:
