@@ -309,3 +309,48 @@ async def test_double_leading_slash_from_a_harvest_source_url_is_routed(client):
     resp = await client.get(url)
     assert resp.status_code == 200
     assert resp.json()["raw_path"] == "/api/v1/datasets/echo/x"
+
+
+async def test_a_stale_kept_alive_connection_is_retried_for_a_bodyless_get(stack):
+    """A service may close an idle keep-alive connection just as the gateway reuses it (seen
+    after an error response): a GET is sent once more on a fresh connection instead of 502."""
+    from gateway.main import create_app
+
+    from .conftest import ThreadServer
+
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        first_connection, served = connections == 1, 0
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                if first_connection and served == 1:
+                    return  # read the second request, then hang up without an answer
+                body = b'{"ok": true}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+                served += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = stack.settings.model_copy(update={"feedback_url": f"http://127.0.0.1:{port}"})
+    gw = ThreadServer(create_app(settings)).start()
+    try:
+        async with httpx.AsyncClient(base_url=gw.url, timeout=10) as c:
+            assert (await c.get("/api/v1/feedback/a")).status_code == 200
+            second = await c.get("/api/v1/feedback/b")
+            assert second.status_code == 200, second.text
+        assert connections == 2
+    finally:
+        gw.stop()
+        server.close()

@@ -169,6 +169,9 @@ def _upstream_headers(request: Request, authorization: str | None) -> list[tuple
     return out
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def proxy(request: Request) -> Response:
     rt = runtime(request)
     # a harvest source URL saved with a trailing slash makes harvesters ask for "//api/3/...":
@@ -194,7 +197,16 @@ async def proxy(request: Request) -> Response:
     content = request.stream() if has_body else None
     upstream_req = rt.upstream.build_request(request.method, url, headers=headers, content=content)
     try:
-        upstream = await rt.upstream.send(upstream_req, stream=True)
+        try:
+            upstream = await rt.upstream.send(upstream_req, stream=True)
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            # a pooled keep-alive connection the service had already closed (it does so after
+            # an error response): a request without a body is safe to send once more
+            if has_body or request.method not in IDEMPOTENT:
+                raise
+            log.info("retrying %s %s on a fresh connection: %r", request.method, path, exc)
+            upstream_req = rt.upstream.build_request(request.method, url, headers=headers)
+            upstream = await rt.upstream.send(upstream_req, stream=True)
     except ClientDisconnect:
         return Response(status_code=499)
     except httpx.TimeoutException as exc:
