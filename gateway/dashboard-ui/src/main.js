@@ -281,8 +281,8 @@ function drawChart(table, canvas) {
       locale: locale(),
       plugins: { legend: { display: datasets.length > 1 || table.chart === "doughnut" } },
       scales: table.chart === "doughnut" ? {} : {
-        x: { ticks: { callback(v) { const s = this.getLabelForValue ? this.getLabelForValue(v) : v; return horizontal || typeof s !== "string" ? s : s.slice(0, 14); } } },
-        y: { beginAtZero: true, ticks: { callback(v) { const s = this.getLabelForValue ? this.getLabelForValue(v) : v; return horizontal && typeof s === "string" ? (s.length > 28 ? s.slice(0, 27) + "…" : s) : v; } } },
+        x: { ticks: { precision: 0, callback(v) { const s = this.getLabelForValue ? this.getLabelForValue(v) : v; return horizontal || typeof s !== "string" ? s : s.slice(0, 14); } } },
+        y: { beginAtZero: true, ticks: { precision: 0, callback(v) { const s = this.getLabelForValue ? this.getLabelForValue(v) : v; return horizontal && typeof s === "string" ? (s.length > 28 ? s.slice(0, 27) + "…" : s) : v; } } },
       },
     },
   });
