@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from portal_kit.auth import Principal
 from portal_kit.errors import Forbidden, NotFound
+from portal_kit.exports import is_formula_like, neutralize
 
 from gateway import tokens
 from gateway.dashboard import overview
@@ -88,9 +89,7 @@ async def stats_overview(
 
 def safe_text(value: Any) -> Any:
     """Formula injection: a text cell starting with = + - @ tab or CR gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return neutralize(value)
 
 
 def table_cells(table: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
@@ -135,7 +134,7 @@ def to_xlsx(table: dict[str, Any], lang: str) -> bytes:
             if isinstance(cell.value, str):
                 # always a text cell: never evaluated, even when it starts with "="
                 cell.data_type = "s"
-                if cell.value[:1] in ("=", "+", "-", "@"):
+                if is_formula_like(cell.value):
                     cell.quotePrefix = True
     for i, _ in enumerate(header, 1):
         width = max((len(str(c.value or "")) for c in next(ws.iter_cols(i, i))), default=8)

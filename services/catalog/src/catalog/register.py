@@ -17,6 +17,7 @@ from portal_kit.contracts.catalog import RegisterEntryDocument
 from portal_kit.db import SessionDep, utc_now
 from portal_kit.errors import Forbidden, NotFound
 from portal_kit.events.outbox import record
+from portal_kit.exports import neutralize
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -320,10 +321,7 @@ def safe_cell(value: Any) -> Any:
         return "так" if value else "ні"
     if value is None:
         return ""
-    s = str(value)
-    if s and s[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + s
-    return s
+    return neutralize(str(value))
 
 
 @router.get(

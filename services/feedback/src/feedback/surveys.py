@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from portal_kit.auth import Moderator, OptionalPrincipal, Principal
 from portal_kit.db import SessionDep
 from portal_kit.errors import Conflict, NotFound, Unauthorized, Unprocessable, field_error
+from portal_kit.exports import neutralize
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -438,9 +439,7 @@ async def results(
 
 def safe_cell(v: Any) -> Any:
     """Neutralise spreadsheet formulas: text starting with = + - @ (or tab/CR) gets a quote."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
+    return neutralize(v)
 
 
 def _rows(s: Survey, responses: list[SurveyResponse]) -> tuple[list[str], list[list[Any]]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from portal_kit.db import utc_now
+from portal_kit.exports import neutralize as _neutralize
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from quality.methodology import methodology, version
@@ -401,9 +402,7 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
 
 def neutralize(v: Any) -> Any:
     """Formula injection: a text cell starting with = + - @ (or tab/CR) is prefixed with '."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return "" if v is None else v
+    return "" if v is None else _neutralize(v)
 
 
 def card_csv(c: dict[str, Any]) -> bytes:
