@@ -15,6 +15,7 @@ from portal_kit.contracts.catalog import ResourceEvent
 from portal_kit.db import SessionDep, utc_now
 from portal_kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from portal_kit.events.outbox import record
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from catalog import datasets as svc
 from catalog.common import SOURCE, check_if_match, jsonable, unprocessable, with_etag
@@ -199,23 +200,7 @@ async def submit_dataset(
         )
     if errors:
         raise Unprocessable("The passport is incomplete", errors=errors)
-    before = ds.status
-    ds.status = "submitted"
-    ds.revision += 1
-    ds.modified_at = utc_now()
-    session.add(ds)
-    await svc.flush(session)
-    await svc.add_history(
-        session,
-        ds,
-        principal,
-        "submitted",
-        {"status": {"before": before, "after": "submitted"}},
-        note,
-    )
-    await svc.emit(session, ds, "submitted")
-    wake_relay(request)
-    return await _respond(session, ds, principal)
+    return await _change_status(request, session, ds, principal, "submitted", note)
 
 
 @router.post("/{ref}/publish", summary="Publish (moderators; If-Match; quality pre-check)")
@@ -337,23 +322,8 @@ async def reject_dataset(
         return await _respond(session, ds, principal)
     if ds.status != "submitted":
         raise Conflict(f"Only a submitted dataset can be rejected (status {ds.status})")
-    ds.status = "rejected"
     ds.moderation = decision
-    ds.revision += 1
-    ds.modified_at = utc_now()
-    session.add(ds)
-    await svc.flush(session)
-    await svc.add_history(
-        session,
-        ds,
-        principal,
-        "rejected",
-        {"status": {"before": "submitted", "after": "rejected"}},
-        decision,
-    )
-    await svc.emit(session, ds, "rejected")
-    wake_relay(request)
-    return await _respond(session, ds, principal)
+    return await _change_status(request, session, ds, principal, "rejected", decision)
 
 
 @router.post("/{ref}/archive", summary="Archive a published dataset (If-Match)")
@@ -370,22 +340,32 @@ async def archive_dataset(
     check_if_match(request, ds.revision)
     if ds.status != "published":
         raise Conflict(f"Only a published dataset can be archived (status {ds.status})")
-    ds.status = "archived"
     ds.pending = None
     ds.pending_status = None
+    note = {"note": body.note} if body and body.note else None
+    return await _change_status(request, session, ds, principal, "archived", note)
+
+
+async def _change_status(
+    request: Request,
+    session: AsyncSession,
+    ds: Dataset,
+    principal: Principal,
+    status: str,
+    note: dict[str, Any] | None,
+) -> Response:
+    """Move a dataset to ``status``: a new revision, its history entry and its event, all in
+    the request's transaction; the history action and the event verb are the status itself."""
+    before = ds.status
+    ds.status = status
     ds.revision += 1
     ds.modified_at = utc_now()
     session.add(ds)
     await svc.flush(session)
     await svc.add_history(
-        session,
-        ds,
-        principal,
-        "archived",
-        {"status": {"before": "published", "after": "archived"}},
-        {"note": body.note} if body and body.note else None,
+        session, ds, principal, status, {"status": {"before": before, "after": status}}, note
     )
-    await svc.emit(session, ds, "archived")
+    await svc.emit(session, ds, status)
     wake_relay(request)
     return await _respond(session, ds, principal)
 
