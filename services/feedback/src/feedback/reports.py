@@ -437,6 +437,32 @@ async def get_report(
     )
 
 
+async def _add_message(
+    session: AsyncSession,
+    request: Request,
+    report_id: uuid.UUID,
+    principal: Principal,
+    kind: str,
+    text: str,
+) -> tuple[Report, datetime]:
+    """A steward's or moderator's reply or internal note on a report (the report locked)."""
+    r = await load(session, report_id, principal, lock=True)
+    if not can_handle(principal, r):
+        raise Forbidden(f"Only the organization's stewards and moderators add a {kind}")
+    t = now(request)
+    session.add(
+        ReportMessage(
+            report_id=r.id,
+            kind=kind,
+            body=text,
+            author_id=principal.user_id,
+            author_name=principal.name,
+            created_at=t,
+        )
+    )
+    return r, t
+
+
 @router.post(
     "/reports/{report_id}/replies",
     status_code=201,
@@ -449,19 +475,7 @@ async def reply(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
-    r = await load(session, report_id, principal, lock=True)
-    if not can_handle(principal, r):
-        raise Forbidden("Only the organization's stewards and moderators reply")
-    t = now(request)
-    m = ReportMessage(
-        report_id=r.id,
-        kind="reply",
-        body=body.body,
-        author_id=principal.user_id,
-        author_name=principal.name,
-        created_at=t,
-    )
-    session.add(m)
+    r, t = await _add_message(session, request, report_id, principal, "reply", body.body)
     first = r.first_response_at is None
     if first:
         r.first_response_at = t
@@ -497,20 +511,7 @@ async def note(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
-    r = await load(session, report_id, principal, lock=True)
-    if not can_handle(principal, r):
-        raise Forbidden("Only the organization's stewards and moderators write notes")
-    t = now(request)
-    session.add(
-        ReportMessage(
-            report_id=r.id,
-            kind="note",
-            body=body.body,
-            author_id=principal.user_id,
-            author_name=principal.name,
-            created_at=t,
-        )
-    )
+    r, t = await _add_message(session, request, report_id, principal, "note", body.body)
     bump(r, t)
     await session.flush()
     return with_etag(view(r, t, request, await messages_of(session, r.id), True), r.revision, 201)
