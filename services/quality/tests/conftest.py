@@ -50,5 +50,7 @@ async def q(servers: Any) -> AsyncIterator[Q]:
             scope["state"] = dict(state)
             await app(scope, receive, send)
 
-        client = await stack.enter_async_context(httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://quality"))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://quality")
+        )
         yield Q(client, state["ctx"], key, servers.s3.bucket)

@@ -17,7 +17,10 @@ from gateway.testing import bearer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-LONG_DESC = "Перелік зупинок громадського транспорту м. Запоріжжя: назва зупинки, район, кількість маршрутів і дата обстеження павільйону; джерело — Департамент транспорту міської ради."
+LONG_DESC = (
+    "Перелік зупинок громадського транспорту м. Запоріжжя: назва зупинки, район, кількість "
+    "маршрутів і дата обстеження павільйону; джерело — Департамент транспорту міської ради."
+)
 
 PURPOSE = "Рішення Запорізької міської ради № 12 від 01.02.2024 «Про відкриті дані»"
 
@@ -34,23 +37,43 @@ def csv_text(rows: list[list[str]], sep: str = ",") -> str:
     return "\r\n".join(sep.join(r) for r in rows) + "\r\n"
 
 
-async def upload(gw: httpx.AsyncClient, editor: dict[str, str], org_id: str, name: str, data: bytes) -> dict[str, Any]:
-    r = await gw.post(f"/api/v1/files?organization_id={org_id}", content=data, headers={**editor, "X-File-Name": quote(name), "Content-Type": "application/octet-stream"})
+async def upload(
+    gw: httpx.AsyncClient, editor: dict[str, str], org_id: str, name: str, data: bytes
+) -> dict[str, Any]:
+    r = await gw.post(
+        f"/api/v1/files?organization_id={org_id}",
+        content=data,
+        headers={**editor, "X-File-Name": quote(name), "Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def attach(gw: httpx.AsyncClient, editor: dict[str, str], ds_id: str, file_id: str, name: str, fmt: str, eventually: Any) -> dict[str, Any]:
+async def attach(
+    gw: httpx.AsyncClient,
+    editor: dict[str, str],
+    ds_id: str,
+    file_id: str,
+    name: str,
+    fmt: str,
+    eventually: Any,
+) -> dict[str, Any]:
     async def post() -> dict[str, Any]:
         # the catalog learns of the file from storage.file.stored; retry until it has
-        r = await gw.post(f"/api/v1/datasets/{ds_id}/resources", json={"name": name, "format": fmt, "file_id": file_id}, headers=editor)
+        r = await gw.post(
+            f"/api/v1/datasets/{ds_id}/resources",
+            json={"name": name, "format": fmt, "file_id": file_id},
+            headers=editor,
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
     return await eventually(post, timeout=30, interval=0.3)
 
 
-async def report(gw: httpx.AsyncClient, headers: dict[str, str], rid: str, eventually: Any) -> dict[str, Any]:
+async def report(
+    gw: httpx.AsyncClient, headers: dict[str, str], rid: str, eventually: Any
+) -> dict[str, Any]:
     async def done() -> dict[str, Any]:
         r = await gw.get(f"/api/v1/quality/resources/{rid}", headers=headers)
         assert r.status_code == 200, r.text
@@ -74,25 +97,38 @@ async def world(gw: httpx.AsyncClient, admin_token: str, make_user: Any) -> dict
 
 async def test_uploaded_files_get_verdicts_through_the_gateway(gw, world, eventually) -> None:
     api, org, editor = world["api"], world["org"], world["editor"]
-    r = await api.dataset(org["id"], editor, title="Зупинки громадського транспорту", description=LONG_DESC)
+    r = await api.dataset(
+        org["id"], editor, title="Зупинки громадського транспорту", description=LONG_DESC
+    )
     assert r.status_code == 201, r.text
     ds = r.json()
     files = {
         "cp1251": ("Зупинки (Windows-1251).csv", csv_text(ROWS, ";").encode("cp1251"), "CSV"),
         "bom": (
             "Зупинки — обстеження ’24.csv",
-            ("\ufeff" + csv_text(ROWS + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "2024-03-05"]] + [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)])).encode(
-                "utf-8"
-            ),
+            (
+                "\ufeff"
+                + csv_text(
+                    ROWS
+                    + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "2024-03-05"]]
+                    + [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)]
+                )
+            ).encode("utf-8"),
             "CSV",
         ),
-        "html": ("zupynky.csv", b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n", "CSV"),
+        "html": (
+            "zupynky.csv",
+            b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n",
+            "CSV",
+        ),
         "empty": ("порожній.csv", b"", "CSV"),
     }
     rids: dict[str, str] = {}
     for key, (name, data, fmt) in files.items():
         info = await upload(gw, editor, org["id"], name, data)
-        res = await attach(gw, editor, ds["id"], info["id"], name.rsplit(".", 1)[0], fmt, eventually)
+        res = await attach(
+            gw, editor, ds["id"], info["id"], name.rsplit(".", 1)[0], fmt, eventually
+        )
         assert res["file_id"] == info["id"]
         rids[key] = res["id"]
 
@@ -107,21 +143,30 @@ async def test_uploaded_files_get_verdicts_through_the_gateway(gw, world, eventu
     bom = await report(gw, editor, rids["bom"], eventually)
     v = bom["validation"]
     assert v["encoding"] == "utf-8-sig" and v["fields"][0]["name"] == "Код"
-    assert [(e["code"], e["row"], e["column"]) for e in v["errors"]] == [("type-error", 6, 4)]  # header is row 1
+    assert [(e["code"], e["row"], e["column"]) for e in v["errors"]] == [
+        ("type-error", 6, 4)
+    ]  # header is row 1
     assert "багато" in v["errors"][0]["message"] or "багато" in str(v["errors"][0])
 
     html = await report(gw, editor, rids["html"], eventually)
-    assert html["validation"]["detected_format"] == "HTML" and html["validation"]["fatal"] is True, html
+    assert (
+        html["validation"]["detected_format"] == "HTML" and html["validation"]["fatal"] is True
+    ), html
     assert html["validation"]["errors"][0]["code"] == "format-error"
     assert (html["stars"], html["d"]) == (0, 0)
 
     empty = await report(gw, editor, rids["empty"], eventually)
-    assert empty["validation"]["fatal"] is True and "source-error" in empty["validation"]["error_counts"]
+    assert (
+        empty["validation"]["fatal"] is True
+        and "source-error" in empty["validation"]["error_counts"]
+    )
     assert empty["stars"] == 0
 
     # a draft's reports are private: anonymous and another organization's user get 404
     assert (await gw.get(f"/api/v1/quality/resources/{rids['bom']}")).status_code == 404
-    assert (await gw.get(f"/api/v1/quality/resources/{rids['bom']}", headers=world["outsider"])).status_code == 404
+    assert (
+        await gw.get(f"/api/v1/quality/resources/{rids['bom']}", headers=world["outsider"])
+    ).status_code == 404
     # the dataset report names the fatal files
     r = await gw.get(f"/api/v1/quality/datasets/{ds['id']}", headers=world["moderator"])
     assert r.status_code == 200, r.text
@@ -132,10 +177,14 @@ async def test_uploaded_files_get_verdicts_through_the_gateway(gw, world, eventu
 async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) -> None:
     api, org, editor, moderator = world["api"], world["org"], world["editor"], world["moderator"]
     # a description too short and a "CSV" that is an HTML error page
-    r = await api.dataset(org["id"], editor, title="Зупинки громадського транспорту (ремонт)", description="Зупинки.")
+    r = await api.dataset(
+        org["id"], editor, title="Зупинки громадського транспорту (ремонт)", description="Зупинки."
+    )
     assert r.status_code == 201, r.text
     ds = r.json()
-    bad = await upload(gw, editor, org["id"], "zupynky.csv", b"<html><body>Service Unavailable</body></html>")
+    bad = await upload(
+        gw, editor, org["id"], "zupynky.csv", b"<html><body>Service Unavailable</body></html>"
+    )
     res = await attach(gw, editor, ds["id"], bad["id"], "Зупинки", "CSV", eventually)
     await report(gw, editor, res["id"], eventually)
     assert (await api.action(ds["id"], "submit", editor)).status_code == 200
@@ -145,7 +194,12 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     blocking = {(b["code"], b["field"]) for b in body["blocking"]}
-    assert blocking == {("C1-description", "description"), ("C1-purpose", "purpose"), ("C2-machine-readable", "resources"), ("C6-format-error", "resources[0]")}, blocking
+    assert blocking == {
+        ("C1-description", "description"),
+        ("C1-purpose", "purpose"),
+        ("C2-machine-readable", "resources"),
+        ("C6-format-error", "resources[0]"),
+    }, blocking
     desc = next(b for b in body["blocking"] if b["code"] == "C1-description")
     assert "від 100 до 4000" in desc["message"]
     html = next(b for b in body["blocking"] if b["code"] == "C6-format-error")
@@ -154,13 +208,23 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
 
     # fix: a real description and a new version of the resource with the real CSV
     tag = await api.etag(f"/api/v1/datasets/{ds['id']}", editor)
-    r = await gw.patch(f"/api/v1/datasets/{ds['id']}", json={"description": LONG_DESC, "purpose": PURPOSE}, headers={**editor, "If-Match": tag})
+    r = await gw.patch(
+        f"/api/v1/datasets/{ds['id']}",
+        json={"description": LONG_DESC, "purpose": PURPOSE},
+        headers={**editor, "If-Match": tag},
+    )
     assert r.status_code == 200, r.text
     good = await upload(gw, editor, org["id"], "Зупинки.csv", csv_text(ROWS).encode("utf-8"))
-    rtag = (await gw.get(f"/api/v1/datasets/{ds['id']}/resources/{res['id']}", headers=editor)).headers["etag"]
+    rtag = (
+        await gw.get(f"/api/v1/datasets/{ds['id']}/resources/{res['id']}", headers=editor)
+    ).headers["etag"]
 
     async def new_version() -> None:
-        r = await gw.post(f"/api/v1/datasets/{ds['id']}/resources/{res['id']}/versions", json={"file_id": good["id"], "format": "CSV"}, headers={**editor, "If-Match": rtag})
+        r = await gw.post(
+            f"/api/v1/datasets/{ds['id']}/resources/{res['id']}/versions",
+            json={"file_id": good["id"], "format": "CSV"},
+            headers={**editor, "If-Match": rtag},
+        )
         assert r.status_code == 201, r.text
 
     await eventually(new_version, timeout=30, interval=0.3)
@@ -187,23 +251,39 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
 
     # R of the steward rating comes from the feedback service: a citizen's report, then the reply
     async def reported() -> str:
-        r = await gw.post("/api/v1/feedback/reports", json={"dataset_id": ds["id"], "category": "wrong_data", "message": "У рядку про Пʼятихатки неправильна кількість маршрутів"})
+        r = await gw.post(
+            "/api/v1/feedback/reports",
+            json={
+                "dataset_id": ds["id"],
+                "category": "wrong_data",
+                "message": "У рядку про Пʼятихатки неправильна кількість маршрутів",
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
     report_id = await eventually(reported, timeout=30, interval=0.5)
-    r = await gw.post(f"/api/v1/feedback/reports/{report_id}/replies", json={"body": "Дякуємо, виправили у новій версії файлу."}, headers=editor)
+    r = await gw.post(
+        f"/api/v1/feedback/reports/{report_id}/replies",
+        json={"body": "Дякуємо, виправили у новій версії файлу."},
+        headers=editor,
+    )
     assert r.status_code in (200, 201), r.text
 
     async def rated() -> None:
         # (a dataset enters the rating 7 days after publication; the card shows the inputs now)
         now = datetime.now(UTC)
         quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
-        r = await gw.get("/api/v1/quality/card", params={"quarter": quarter, "organization": org["id"]})
+        r = await gw.get(
+            "/api/v1/quality/card", params={"quarter": quarter, "organization": org["id"]}
+        )
         assert r.status_code == 200, r.text
         inter = r.json()["interaction"]
         assert inter == {"source": "feedback", "reports": 1, "answered": 1, "overdue": 0}, inter
-        r = await gw.get("/api/v1/quality/card", params={"quarter": quarter, "organization": org["id"], "format": "csv"})
+        r = await gw.get(
+            "/api/v1/quality/card",
+            params={"quarter": quarter, "organization": org["id"], "format": "csv"},
+        )
         assert "Звернень щодо даних,1" in r.content.decode("utf-8-sig"), r.text
 
     await eventually(rated, timeout=40, interval=1.0)

@@ -13,14 +13,22 @@ import pytest
 from quality import validate
 
 
-def run(data: bytes, *, arrow: bool, block: int, monkeypatch: pytest.MonkeyPatch, name: str = "t.csv") -> dict[str, Any]:
+def run(
+    data: bytes, *, arrow: bool, block: int, monkeypatch: pytest.MonkeyPatch, name: str = "t.csv"
+) -> dict[str, Any]:
     monkeypatch.setattr(validate, "ARROW_ENABLED", arrow)
     monkeypatch.setattr(validate, "ARROW_BLOCK", block)
-    return validate.validate_file(io.BytesIO(data), name=name, declared_format="CSV", declared_size=len(data))
+    return validate.validate_file(
+        io.BytesIO(data), name=name, declared_format="CSV", declared_size=len(data)
+    )
 
 
 def comparable(rep: dict[str, Any], *, rows_of_encoding: bool = True) -> dict[str, Any]:
-    errs = [(e["code"], e["row"], e["column"], e["message"]) for e in rep["errors"] if rows_of_encoding or e["code"] != "encoding-error"]
+    errs = [
+        (e["code"], e["row"], e["column"], e["message"])
+        for e in rep["errors"]
+        if rows_of_encoding or e["code"] != "encoding-error"
+    ]
     return {
         "errors": errs,
         "counts": rep["error_counts"],
@@ -78,7 +86,9 @@ def messy_csv(rows: int, seed: int, sep: str = ",") -> str:
         (5, "utf-8", ",", 200),
     ],
 )
-def test_arrow_and_csv_module_agree(seed: int, encoding: str, sep: str, block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arrow_and_csv_module_agree(
+    seed: int, encoding: str, sep: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = messy_csv(3000, seed, sep)
     if encoding == "cp1251":
         text = text.replace("ʼ", "'")
@@ -87,17 +97,33 @@ def test_arrow_and_csv_module_agree(seed: int, encoding: str, sep: str, block: i
     fast = comparable(run(data, arrow=True, block=block, monkeypatch=monkeypatch))
     assert fast == slow
     # the file really has every kind of error, so the comparison means something
-    assert {"type-error", "missing-cell", "extra-cell", "blank-row"} <= set(fast["counts"]), fast["counts"]
+    assert {"type-error", "missing-cell", "extra-cell", "blank-row"} <= set(fast["counts"]), fast[
+        "counts"
+    ]
     assert fast["rows"] > 3000
-    assert [f["type"] for f in fast["fields"]] == ["integer", "string", "integer", "number", "date", "boolean", "anyURL"]
+    assert [f["type"] for f in fast["fields"]] == [
+        "integer",
+        "string",
+        "integer",
+        "number",
+        "date",
+        "boolean",
+        "anyURL",
+    ]
 
 
 def test_bad_utf8_in_a_later_block_is_an_encoding_error(monkeypatch: pytest.MonkeyPatch) -> None:
     good = messy_csv(500, 9).encode()
-    data = good + "501,Обʼєкт,1,2.00,2024-01-01,true,https://x/\r\n".encode()[:-12] + b"\xff\xfe\r\n"
+    data = (
+        good + "501,Обʼєкт,1,2.00,2024-01-01,true,https://x/\r\n".encode()[:-12] + b"\xff\xfe\r\n"
+    )
     fast = run(data, arrow=True, block=2048, monkeypatch=monkeypatch)
     slow = run(data, arrow=False, block=2048, monkeypatch=monkeypatch)
-    assert comparable(fast, rows_of_encoding=False) | {"rows": None, "fields": None, "bad_rows": None} == comparable(slow, rows_of_encoding=False) | {"rows": None, "fields": None, "bad_rows": None}
+    assert comparable(fast, rows_of_encoding=False) | {
+        "rows": None,
+        "fields": None,
+        "bad_rows": None,
+    } == comparable(slow, rows_of_encoding=False) | {"rows": None, "fields": None, "bad_rows": None}
     assert fast["fatal"] is True and "encoding-error" in fast["error_counts"]
 
 
@@ -113,4 +139,6 @@ def test_bad_utf8_in_a_later_block_is_an_encoding_error(monkeypatch: pytest.Monk
     ],
 )
 def test_edge_shapes_agree(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert comparable(run(data, arrow=True, block=3, monkeypatch=monkeypatch)) == comparable(run(data, arrow=False, block=3, monkeypatch=monkeypatch))
+    assert comparable(run(data, arrow=True, block=3, monkeypatch=monkeypatch)) == comparable(
+        run(data, arrow=False, block=3, monkeypatch=monkeypatch)
+    )

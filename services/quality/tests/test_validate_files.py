@@ -19,7 +19,15 @@ ROWS_UK = [
 ]
 
 
-async def run(q: Q, content: bytes, name: str, fmt: str, *, declared_size: int | None = None, file_first: bool = True) -> dict[str, Any]:
+async def run(
+    q: Q,
+    content: bytes,
+    name: str,
+    fmt: str,
+    *,
+    declared_size: int | None = None,
+    file_first: bool = True,
+) -> dict[str, Any]:
     org = org_doc()
     await q.feed("catalog.organization.created", org)
     ds_id = uuid.uuid4()
@@ -28,7 +36,9 @@ async def run(q: Q, content: bytes, name: str, fmt: str, *, declared_size: int |
         fid = await q.upload(content, name, uuid.UUID(org["id"]), declared_size)
     else:
         fid = uuid.uuid4()
-    ds = dataset_doc(org["id"], id=ds_id, resources=[resource_doc(ds_id, id=rid, file_id=fid, fmt=fmt)])
+    ds = dataset_doc(
+        org["id"], id=ds_id, resources=[resource_doc(ds_id, id=rid, file_id=fid, fmt=fmt)]
+    )
     await q.feed("catalog.dataset.updated", ds)
     if not file_first:  # the file event arrives after the resource
         import hashlib
@@ -60,7 +70,9 @@ def csv_bytes(rows: list[list[str]], sep: str = ",") -> str:
 
 
 async def test_windows_1251_semicolon(q: Q) -> None:
-    rep = await run(q, csv_bytes(ROWS_UK, ";").replace("ʼ", "'").encode("cp1251"), "zupynky.csv", "CSV")
+    rep = await run(
+        q, csv_bytes(ROWS_UK, ";").replace("ʼ", "'").encode("cp1251"), "zupynky.csv", "CSV"
+    )
     v = rep["validation"]
     assert v["encoding"] == "cp1251" and v["delimiter"] == ";"
     assert v["fatal"] is False and v["error_counts"] == {"encoding-warning": 1}
@@ -71,14 +83,22 @@ async def test_windows_1251_semicolon(q: Q) -> None:
 
 
 async def test_utf8_bom_with_type_errors_file_after_resource(q: Q) -> None:
-    rows = ROWS_UK + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "05.03.2024"]] + [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)]
-    rep = await run(q, ("\ufeff" + csv_bytes(rows)).encode("utf-8"), "data.csv", "CSV", file_first=False)
+    rows = (
+        ROWS_UK
+        + [["z-005", "Бульвар Шевченка", "Шевченківський", "багато", "05.03.2024"]]
+        + [[f"z-1{i:02d}", "Зупинка", "Район", str(i), "2024-04-01"] for i in range(30)]
+    )
+    rep = await run(
+        q, ("\ufeff" + csv_bytes(rows)).encode("utf-8"), "data.csv", "CSV", file_first=False
+    )
     v = rep["validation"]
     assert v["encoding"] == "utf-8-sig" and v["fields"][0]["name"] == "Код"
     assert v["error_counts"] == {"type-error": 2}
     errs = [(e["code"], e["row"], e["column"]) for e in v["errors"]]
     assert errs == [("type-error", 6, 4), ("type-error", 6, 5)]  # header is row 1
-    assert "РРРР-ММ-ДД" in v["errors"][1]["message"] and "YYYY-MM-DD" in v["errors"][1]["message_en"]
+    assert (
+        "РРРР-ММ-ДД" in v["errors"][1]["message"] and "YYYY-MM-DD" in v["errors"][1]["message_en"]
+    )
 
 
 async def test_xlsx_with_merged_header_gets_derived_csv(q: Q) -> None:
@@ -128,10 +148,18 @@ async def test_truncated_file_declared_2gb(q: Q) -> None:
 
 
 async def test_json_geojson_xml_parse_checks(q: Q) -> None:
-    ok = await run(q, b'{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[35.1,47.8]},"properties":{"name":"\xd0\x97"}}]}', "p.geojson", "GEOJSON")
+    ok = await run(
+        q,
+        b'{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[35.1,47.8]},"properties":{"name":"\xd0\x97"}}]}',
+        "p.geojson",
+        "GEOJSON",
+    )
     assert ok["validation"]["detected_format"] == "GEOJSON" and ok["validation"]["fatal"] is False
     bad = await run(q, b'{"a": [1, 2', "x.json", "JSON")
     assert bad["validation"]["errors"][0]["code"] == "format-error"
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
     xml = await run(q, bomb, "x.xml", "XML")
-    assert xml["validation"]["fatal"] is True and "forbidden" in xml["validation"]["errors"][0]["message_en"]
+    assert (
+        xml["validation"]["fatal"] is True
+        and "forbidden" in xml["validation"]["errors"][0]["message_en"]
+    )

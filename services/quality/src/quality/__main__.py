@@ -5,7 +5,12 @@ from quality.settings import Settings
 
 
 def main() -> None:
-    run_cli(name="quality", settings_factory=Settings, app_factory=create_app, migrations_dir=MIGRATIONS_DIR)
+    run_cli(
+        name="quality",
+        settings_factory=Settings,
+        app_factory=create_app,
+        migrations_dir=MIGRATIONS_DIR,
+    )
 
 
 if __name__ == "__main__":

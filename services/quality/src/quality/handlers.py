@@ -55,7 +55,11 @@ async def on_register(session: AsyncSession, event: CloudEvent) -> None:
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     return [
-        Subscription(stream="STORAGE", durable="quality__files", handlers={"storage.file.stored": on_file_stored}),
+        Subscription(
+            stream="STORAGE",
+            durable="quality__files",
+            handlers={"storage.file.stored": on_file_stored},
+        ),
         Subscription(
             stream="CATALOG",
             durable="quality__catalog",

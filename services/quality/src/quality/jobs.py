@@ -23,7 +23,9 @@ from quality.validate import validate_file
 log = logging.getLogger("quality.jobs")
 
 
-def _validate_from_s3(ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]], fmt: str | None) -> tuple[dict[str, Any], str | None]:
+def _validate_from_s3(
+    ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]], fmt: str | None
+) -> tuple[dict[str, Any], str | None]:
     """Blocking: stream the object from S3 through the validator; upload a derived CSV."""
     assert ctx.s3 is not None
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +56,15 @@ def _validate_from_s3(ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]
                 None,
             )
         try:
-            report = validate_file(resp, name=f.original_name, declared_format=fmt, declared_size=f.size, declared_sha256=f.sha256, schema_tables=schema, derived_csv=derived)
+            report = validate_file(
+                resp,
+                name=f.original_name,
+                declared_format=fmt,
+                declared_size=f.size,
+                declared_sha256=f.sha256,
+                schema_tables=schema,
+                derived_csv=derived,
+            )
         finally:
             resp.close()
             resp.release_conn()
@@ -176,10 +186,14 @@ async def check_urls_once(ctx: ServiceContext, limit: int = 200) -> int:
         return 0
     sems: dict[str, asyncio.Semaphore] = {}
     results: dict[str, tuple[bool, int | None, str | None]] = {}
-    async with httpx.AsyncClient(timeout=cfg["timeout_seconds"], headers={"User-Agent": cfg["user_agent"]}) as client:
+    async with httpx.AsyncClient(
+        timeout=cfg["timeout_seconds"], headers={"User-Agent": cfg["user_agent"]}
+    ) as client:
 
         async def one(u: str) -> None:
-            sem = sems.setdefault(urlsplit(u).hostname or "", asyncio.Semaphore(cfg["per_host_concurrency"]))
+            sem = sems.setdefault(
+                urlsplit(u).hostname or "", asyncio.Semaphore(cfg["per_host_concurrency"])
+            )
             async with sem:
                 results[u] = await check_url(client, u)
 
@@ -193,11 +207,19 @@ async def check_urls_once(ctx: ServiceContext, limit: int = 200) -> int:
                 if c is None:
                     continue
                 c.failures = 0 if ok else c.failures + 1
-                c.status = "OK" if ok else ("BROKEN" if c.failures >= cfg["failures_before_broken"] else "FAILING")
+                c.status = (
+                    "OK"
+                    if ok
+                    else ("BROKEN" if c.failures >= cfg["failures_before_broken"] else "FAILING")
+                )
                 c.http_code, c.detail, c.checked_at = code, detail, now
                 c.next_check_at = now + timedelta(hours=cfg["recheck_hours"])
             urls = list(results)
-            ids = (await session.exec(sa.select(QResource.dataset_id).where(QResource.url.in_(urls)))).scalars().all()  # type: ignore[call-overload,union-attr]
+            ids = (
+                (await session.exec(sa.select(QResource.dataset_id).where(QResource.url.in_(urls))))
+                .scalars()
+                .all()
+            )  # type: ignore[call-overload,union-attr]
             for did in set(ids):
                 await service.recompute_dataset(session, did)
     return len(results)

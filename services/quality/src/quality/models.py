@@ -143,4 +143,14 @@ class QOverdueNotice(SQLModel, table=True):
     sent_at: datetime = _ts()
 
 
-QUALITY_TABLES = [QOrganization, QDataset, QResource, QFile, QUrlCheck, QDatasetScore, QSnapshot, QRegisterEntry, QOverdueNotice]
+QUALITY_TABLES = [
+    QOrganization,
+    QDataset,
+    QResource,
+    QFile,
+    QUrlCheck,
+    QDatasetScore,
+    QSnapshot,
+    QRegisterEntry,
+    QOverdueNotice,
+]

@@ -77,8 +77,12 @@ async def current_state(session: AsyncSession, now: datetime) -> dict[str, Any]:
                 "compliant": r.compliant,
                 "timely": r.is_timely,
                 "gates": rep.get("gates", {}),
-                "codes": sorted({c for res in rep.get("resources", []) for c in (res.get("error_counts") or {})}),
-                "broken": sum(1 for res in rep.get("resources", []) if res.get("url_status") == "BROKEN"),
+                "codes": sorted(
+                    {c for res in rep.get("resources", []) for c in (res.get("error_counts") or {})}
+                ),
+                "broken": sum(
+                    1 for res in rep.get("resources", []) if res.get("url_status") == "BROKEN"
+                ),
             }
         )
     return summarize_state(datasets)
@@ -94,21 +98,38 @@ def summarize_state(datasets: list[dict[str, Any]]) -> dict[str, Any]:
         o["compliant"] += int(d["compliant"])
         o["timely"] += int(d["timely"])
         o["dqi_sum"] += d["dqi"]
-    return {"in_scope": n, "compliant": comp, "kpi": (comp / n) if n else None, "datasets": datasets, "orgs": orgs}
+    return {
+        "in_scope": n,
+        "compliant": comp,
+        "kpi": (comp / n) if n else None,
+        "datasets": datasets,
+        "orgs": orgs,
+    }
 
 
 def fix_first(datasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per gate: datasets failing only that gate (largest KPI gain first), and failing it at all."""
     out = []
     for g in GATES:
-        only = sum(1 for d in datasets if not d["compliant"] and [x for x in GATES if not d["gates"].get(x, False)] == [g])
+        only = sum(
+            1
+            for d in datasets
+            if not d["compliant"] and [x for x in GATES if not d["gates"].get(x, False)] == [g]
+        )
         any_ = sum(1 for d in datasets if not d["gates"].get(g, False))
         out.append({"gate": g, "title": GATE_UK[g], "blocked_only_by_this": only, "failing": any_})
     out.sort(key=lambda x: (-x["blocked_only_by_this"], -x["failing"], x["gate"]))
     return [x for x in out if x["failing"]]
 
 
-async def take_snapshot(session: AsyncSession, kind: str, period: str, now: datetime, replace: bool = False, feedback: dict[str, dict[str, Any]] | None = None) -> QSnapshot:
+async def take_snapshot(
+    session: AsyncSession,
+    kind: str,
+    period: str,
+    now: datetime,
+    replace: bool = False,
+    feedback: dict[str, dict[str, Any]] | None = None,
+) -> QSnapshot:
     existing = (
         (
             await session.exec(
@@ -129,13 +150,19 @@ async def take_snapshot(session: AsyncSession, kind: str, period: str, now: date
         existing = QSnapshot(kind=kind, period=period, methodology_version=version())
         session.add(existing)
     existing.taken_at, existing.methodology_version = now, version()
-    existing.in_scope, existing.compliant, existing.kpi = state["in_scope"], state["compliant"], state["kpi"]
+    existing.in_scope, existing.compliant, existing.kpi = (
+        state["in_scope"],
+        state["compliant"],
+        state["kpi"],
+    )
     existing.data = state
     await session.flush()
     return existing
 
 
-async def scheduled_snapshots(session: AsyncSession, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> None:
+async def scheduled_snapshots(
+    session: AsyncSession, now: datetime, feedback: dict[str, dict[str, Any]] | None = None
+) -> None:
     """Weekly snapshot once per ISO week; the quarter-end snapshot frozen at the first run after it."""
     await take_snapshot(session, "weekly", week_of(now), now)
     prev = previous_quarter(quarter_of(now))
@@ -150,7 +177,9 @@ async def kpi(session: AsyncSession, now: datetime, quarter: str | None = None) 
     snaps = (await session.exec(sa.select(QSnapshot).order_by(QSnapshot.taken_at))).scalars().all()  # type: ignore[call-overload,arg-type]
     q = quarter or quarter_of(now)
     start, end = quarter_bounds(q)
-    weekly = [s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end and s.kpi is not None]
+    weekly = [
+        s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end and s.kpi is not None
+    ]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == q), None)
     return {
         "methodology_version": version(),
@@ -164,13 +193,34 @@ async def kpi(session: AsyncSession, now: datetime, quarter: str | None = None) 
         "fix_first": fix_first(state["datasets"]),
         "quarter": q,
         "kpi_avg_weekly": round(sum(s.kpi for s in weekly) / len(weekly), 4) if weekly else None,  # type: ignore[misc]
-        "quarter_end": None if frozen is None else {"kpi": frozen.kpi, "in_scope": frozen.in_scope, "compliant": frozen.compliant, "taken_at": frozen.taken_at.isoformat().replace("+00:00", "Z")},
-        "history": [{"kind": s.kind, "period": s.period, "kpi": s.kpi, "in_scope": s.in_scope, "compliant": s.compliant, "taken_at": s.taken_at.isoformat().replace("+00:00", "Z")} for s in snaps],
+        "quarter_end": None
+        if frozen is None
+        else {
+            "kpi": frozen.kpi,
+            "in_scope": frozen.in_scope,
+            "compliant": frozen.compliant,
+            "taken_at": frozen.taken_at.isoformat().replace("+00:00", "Z"),
+        },
+        "history": [
+            {
+                "kind": s.kind,
+                "period": s.period,
+                "kpi": s.kpi,
+                "in_scope": s.in_scope,
+                "compliant": s.compliant,
+                "taken_at": s.taken_at.isoformat().replace("+00:00", "Z"),
+            }
+            for s in snaps
+        ],
     }
 
 
 async def _orgs(session: AsyncSession) -> dict[str, dict[str, Any]]:
-    rows = (await session.exec(sa.select(QOrganization).where(QOrganization.deleted.is_(False)))).scalars().all()  # type: ignore[call-overload,attr-defined]
+    rows = (
+        (await session.exec(sa.select(QOrganization).where(QOrganization.deleted.is_(False))))
+        .scalars()
+        .all()
+    )  # type: ignore[call-overload,attr-defined]
     return {str(o.id): o.doc for o in rows}
 
 
@@ -203,7 +253,10 @@ async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
         return cached[1]
     base = (getattr(ctx.settings, "feedback_url", None) or ctx.settings.public_base_url).rstrip("/")
     try:
-        r = await ctx.http.get(f"{base}/api/v1/stats/feedback/organizations", timeout=getattr(ctx.settings, "feedback_timeout", 5.0))
+        r = await ctx.http.get(
+            f"{base}/api/v1/stats/feedback/organizations",
+            timeout=getattr(ctx.settings, "feedback_timeout", 5.0),
+        )
         if r.status_code != 200:
             raise ValueError(f"status {r.status_code}")
         items = {str(i["organization_id"]): i for i in r.json()["items"]}
@@ -225,7 +278,12 @@ def responsiveness(feedback: dict[str, dict[str, Any]] | None, org_id: str) -> t
     return float(share), "feedback"
 
 
-async def ratings(session: AsyncSession, quarter: str, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+async def ratings(
+    session: AsyncSession,
+    quarter: str,
+    now: datetime,
+    feedback: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Steward ratings: the quarter-end frozen snapshot if taken, else live (provisional)."""
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
@@ -234,23 +292,47 @@ async def ratings(session: AsyncSession, quarter: str, now: datetime, feedback: 
         feedback = state["feedback"]  # frozen with the snapshot
     start, end = quarter_bounds(quarter)
     weekly = [s for s in snaps if s.kind == "weekly" and start <= s.taken_at < end]
-    items = compute_ratings(state, weekly_states=[s.data for s in weekly], orgs=await _orgs(session), req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}), feedback=feedback)
-    prev = next((s for s in snaps if s.kind == "quarter" and s.period == previous_quarter(quarter)), None)
+    items = compute_ratings(
+        state,
+        weekly_states=[s.data for s in weekly],
+        orgs=await _orgs(session),
+        req_pub=await _n_req_pub(session, {d["id"] for d in state["datasets"]}),
+        feedback=feedback,
+    )
+    prev = next(
+        (s for s in snaps if s.kind == "quarter" and s.period == previous_quarter(quarter)), None
+    )
     if prev is not None:
         prev_items = {
             i["organization_id"]: i
-            for i in compute_ratings(prev.data, weekly_states=[], orgs=await _orgs(session), req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}), feedback=prev.data.get("feedback"))
+            for i in compute_ratings(
+                prev.data,
+                weekly_states=[],
+                orgs=await _orgs(session),
+                req_pub=await _n_req_pub(session, {d["id"] for d in prev.data["datasets"]}),
+                feedback=prev.data.get("feedback"),
+            )
         }
         for i in items:
             p = prev_items.get(i["organization_id"])
             i["previous_score"] = p["score"] if p else None
             i["change"] = round(i["score"] - p["score"], 1) if p else None
             i["previous_rank"] = p["rank"] if p else None
-    return {"quarter": quarter, "frozen": frozen is not None, "methodology_version": version(), "items": items}
+    return {
+        "quarter": quarter,
+        "frozen": frozen is not None,
+        "methodology_version": version(),
+        "items": items,
+    }
 
 
 def compute_ratings(
-    state: dict[str, Any], *, weekly_states: list[dict[str, Any]], orgs: dict[str, dict[str, Any]], req_pub: dict[str, tuple[int, int]], feedback: dict[str, dict[str, Any]] | None = None
+    state: dict[str, Any],
+    *,
+    weekly_states: list[dict[str, Any]],
+    orgs: dict[str, dict[str, Any]],
+    req_pub: dict[str, tuple[int, int]],
+    feedback: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     datasets = state["datasets"]
     city = (sum(d["dqi"] for d in datasets) / len(datasets)) if datasets else 0.0
@@ -259,16 +341,39 @@ def compute_ratings(
     for oid in org_ids:
         o = state["orgs"].get(oid, {"n_all": 0, "compliant": 0, "timely": 0, "dqi_sum": 0.0})
         n_all = o["n_all"]
-        tms = [w["orgs"][oid]["timely"] / w["orgs"][oid]["n_all"] for w in weekly_states if oid in w.get("orgs", {}) and w["orgs"][oid]["n_all"]]
+        tms = [
+            w["orgs"][oid]["timely"] / w["orgs"][oid]["n_all"]
+            for w in weekly_states
+            if oid in w.get("orgs", {}) and w["orgs"][oid]["n_all"]
+        ]
         tm = (sum(tms) / len(tms)) if tms else ((o["timely"] / n_all) if n_all else 0.0)
         n_req, n_pub = req_pub.get(oid, (0, 0))
         doc = orgs.get(oid, {})
         r, r_source = responsiveness(feedback, oid)
         s = steward_score(
-            n_req=n_req, n_pub=n_pub, n_all=n_all, compliant=o["compliant"], mean_dqi=(o["dqi_sum"] / n_all) if n_all else None, city_dqi=city, tm=tm, r=r, has_responsible=bool(doc.get("responsible_persons"))
+            n_req=n_req,
+            n_pub=n_pub,
+            n_all=n_all,
+            compliant=o["compliant"],
+            mean_dqi=(o["dqi_sum"] / n_all) if n_all else None,
+            city_dqi=city,
+            tm=tm,
+            r=r,
+            has_responsible=bool(doc.get("responsible_persons")),
         )
-        items.append({"organization_id": oid, "name": doc.get("name"), "title": doc.get("title"), **s, "r_source": r_source})
-    ranked = sorted((i for i in items if i["ranked"]), key=lambda i: (-i["score"], -i["comp"], -i["cov"], -i["n_pub"]))
+        items.append(
+            {
+                "organization_id": oid,
+                "name": doc.get("name"),
+                "title": doc.get("title"),
+                **s,
+                "r_source": r_source,
+            }
+        )
+    ranked = sorted(
+        (i for i in items if i["ranked"]),
+        key=lambda i: (-i["score"], -i["comp"], -i["cov"], -i["n_pub"]),
+    )
     for n, i in enumerate(ranked, 1):
         i["rank"] = n
     for i in items:
@@ -278,12 +383,20 @@ def compute_ratings(
     return items
 
 
-async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID | None, now: datetime, feedback: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+async def card(
+    session: AsyncSession,
+    quarter: str,
+    organization_id: uuid.UUID | None,
+    now: datetime,
+    feedback: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     r = await ratings(session, quarter, now, feedback)
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
     state = frozen.data if frozen is not None else await current_state(session, now)
-    ds = [d for d in state["datasets"] if organization_id is None or d["org"] == str(organization_id)]
+    ds = [
+        d for d in state["datasets"] if organization_id is None or d["org"] == str(organization_id)
+    ]
     n = len(ds)
     orgs = await _orgs(session)
     rating = None
@@ -298,7 +411,9 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
                 {
                     "title": (row.doc.get("title") if row else ""),
                     "update_frequency": row.doc.get("update_frequency") if row else None,
-                    "due_at": sc.due_at.isoformat().replace("+00:00", "Z") if sc and sc.due_at else None,
+                    "due_at": sc.due_at.isoformat().replace("+00:00", "Z")
+                    if sc and sc.due_at
+                    else None,
                     "days_late": (now - sc.due_at).days if sc and sc.due_at else None,
                 }
             )
@@ -313,40 +428,76 @@ async def card(session: AsyncSession, quarter: str, organization_id: uuid.UUID |
         "quarter": quarter,
         "frozen": frozen is not None,
         "methodology_version": version(),
-        "organization": {"id": str(organization_id), "name": org_doc.get("name"), "title": org_doc.get("title"), "edrpou": org_doc.get("edrpou")} if organization_id else None,
-        "organizational": {"responsible_persons": persons, "has_responsible_person": bool(persons)} if organization_id else None,
-        "publication": {"n_req": rating["n_req"] if rating else None, "n_pub": rating["n_pub"] if rating else None, "cov_pct": round(100 * rating["cov"], 1) if rating else None, "n_all": n},
-        "updates": {"timely": sum(1 for d in ds if d["timely"]), "overdue": len(overdue), "overdue_list": overdue},
+        "organization": {
+            "id": str(organization_id),
+            "name": org_doc.get("name"),
+            "title": org_doc.get("title"),
+            "edrpou": org_doc.get("edrpou"),
+        }
+        if organization_id
+        else None,
+        "organizational": {"responsible_persons": persons, "has_responsible_person": bool(persons)}
+        if organization_id
+        else None,
+        "publication": {
+            "n_req": rating["n_req"] if rating else None,
+            "n_pub": rating["n_pub"] if rating else None,
+            "cov_pct": round(100 * rating["cov"], 1) if rating else None,
+            "n_all": n,
+        },
+        "updates": {
+            "timely": sum(1 for d in ds if d["timely"]),
+            "overdue": len(overdue),
+            "overdue_list": overdue,
+        },
         "quality": {
             "mean_dqi": round(sum(d["dqi"] for d in ds) / n, 1) if n else None,
-            "mqa_bands": {b: sum(1 for d in ds if d["mqa_band"] == b) for b in ("excellent", "good", "sufficient", "bad")},
+            "mqa_bands": {
+                b: sum(1 for d in ds if d["mqa_band"] == b)
+                for b in ("excellent", "good", "sufficient", "bad")
+            },
             "machine_readable_pct": pct(sum(1 for d in ds if d["gates"].get("C2"))),
             "structure_pct": pct(sum(1 for d in ds if d["gates"].get("C3"))),
             "passport_complete_pct": pct(sum(1 for d in ds if d["gates"].get("C1"))),
             "broken_urls": sum(d.get("broken", 0) for d in ds),
             "validation_codes": dict(sorted(codes.items())),
         },
-        "compliance": {"compliant": sum(1 for d in ds if d["compliant"]), "comp_pct": pct(sum(1 for d in ds if d["compliant"])), "gates": {g: sum(1 for d in ds if d["gates"].get(g)) for g in GATES}},
+        "compliance": {
+            "compliant": sum(1 for d in ds if d["compliant"]),
+            "comp_pct": pct(sum(1 for d in ds if d["compliant"])),
+            "gates": {g: sum(1 for d in ds if d["gates"].get(g)) for g in GATES},
+        },
         "interaction": _interaction(feedback, organization_id, rating),
         "summary": {
             "score": rating["score"] if rating else None,
             "rating": rating["rating"] if rating else None,
             "rank": rating["rank"] if rating else None,
             "change": rating.get("change") if rating else None,
-            "top_actions": [f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]],
+            "top_actions": [
+                f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]
+            ],
         },
         "council": organization_id is None,
     }
 
 
-def _interaction(feedback: dict[str, dict[str, Any]] | None, organization_id: uuid.UUID | None, rating: dict[str, Any] | None) -> dict[str, Any]:
+def _interaction(
+    feedback: dict[str, dict[str, Any]] | None,
+    organization_id: uuid.UUID | None,
+    rating: dict[str, Any] | None,
+) -> dict[str, Any]:
     if feedback is None:
         return {"source": "unavailable", "note": "feedback statistics unavailable; R = 1.0"}
     items = [v for k, v in feedback.items() if organization_id is None or k == str(organization_id)]
     total = sum(int(i.get("total") or 0) for i in items)
     answered = sum(int(i.get("answered") or 0) for i in items)
     overdue = sum(int(i.get("overdue") or 0) for i in items)
-    out: dict[str, Any] = {"source": "feedback", "reports": total, "answered": answered, "overdue": overdue}
+    out: dict[str, Any] = {
+        "source": "feedback",
+        "reports": total,
+        "answered": answered,
+        "overdue": overdue,
+    }
     if rating is not None:
         out["r"] = rating["r"]
     return out
@@ -357,13 +508,20 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
     q, p, u, comp, s = c["quality"], c["publication"], c["updates"], c["compliance"], c["summary"]
     rows: list[tuple[str, str, Any]] = [
         ("Загальне", "Квартал", c["quarter"]),
-        ("Загальне", "Розпорядник", (c["organization"] or {}).get("title") or "Міська рада (усі розпорядники)"),
+        (
+            "Загальне",
+            "Розпорядник",
+            (c["organization"] or {}).get("title") or "Міська рада (усі розпорядники)",
+        ),
         ("Загальне", "Код ЄДРПОУ", (c["organization"] or {}).get("edrpou") or ""),
         ("Загальне", "Версія методики", c["methodology_version"]),
         ("Загальне", "Знімок на кінець кварталу", "так" if c["frozen"] else "ні (попередні дані)"),
     ]
     if c.get("organizational") is not None:
-        names = "; ".join(f"{x.get('name')} <{x.get('email') or ''}>" for x in c["organizational"]["responsible_persons"])
+        names = "; ".join(
+            f"{x.get('name')} <{x.get('email') or ''}>"
+            for x in c["organizational"]["responsible_persons"]
+        )
         rows.append(("Організаційне", "Відповідальна особа", names or "не призначено"))
     rows += [
         ("Оприлюднення", "Наборів за переліком (N_req)", p["n_req"]),
@@ -374,7 +532,13 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("Оновлення", "Прострочено", u["overdue"]),
     ]
     for o in u["overdue_list"]:
-        rows.append(("Оновлення", f"Прострочений: {o['title']}", f"{o['update_frequency']}, {o['days_late']} дн."))
+        rows.append(
+            (
+                "Оновлення",
+                f"Прострочений: {o['title']}",
+                f"{o['update_frequency']}, {o['days_late']} дн.",
+            )
+        )
     rows += [
         ("Якість", "Середній індекс якості (DQI)", q["mean_dqi"]),
         ("Якість", "Машиночитані формати, %", q["machine_readable_pct"]),
@@ -388,13 +552,25 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
         rows.append(("Якість", f"Помилки валідації: {code}", v))
     inter = c.get("interaction") or {}
     if inter.get("source") == "feedback":
-        rows += [("Взаємодія", "Звернень щодо даних", inter["reports"]), ("Взаємодія", "З них отримали відповідь", inter["answered"]), ("Взаємодія", "Прострочено без відповіді", inter["overdue"])]
+        rows += [
+            ("Взаємодія", "Звернень щодо даних", inter["reports"]),
+            ("Взаємодія", "З них отримали відповідь", inter["answered"]),
+            ("Взаємодія", "Прострочено без відповіді", inter["overdue"]),
+        ]
     else:
         rows.append(("Взаємодія", "Звернення", "дані сервісу зворотного зв'язку недоступні"))
-    rows += [("Відповідність", "Відповідають рекомендаціям", comp["compliant"]), ("Відповідність", "Частка відповідних, %", comp["comp_pct"])]
+    rows += [
+        ("Відповідність", "Відповідають рекомендаціям", comp["compliant"]),
+        ("Відповідність", "Частка відповідних, %", comp["comp_pct"]),
+    ]
     for g, v in comp["gates"].items():
         rows.append(("Відповідність", f"{g} {GATE_UK[g]}", v))
-    rows += [("Підсумок", "Бал", s["score"]), ("Підсумок", "Рейтинг", s["rating"]), ("Підсумок", "Місце", s["rank"]), ("Підсумок", "Зміна до попереднього кварталу", s["change"])]
+    rows += [
+        ("Підсумок", "Бал", s["score"]),
+        ("Підсумок", "Рейтинг", s["rating"]),
+        ("Підсумок", "Місце", s["rank"]),
+        ("Підсумок", "Зміна до попереднього кварталу", s["change"]),
+    ]
     for i, a in enumerate(s["top_actions"], 1):
         rows.append(("Підсумок", f"Першочергова дія {i}", a))
     return rows

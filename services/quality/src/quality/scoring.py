@@ -43,7 +43,13 @@ class Finding:
     field: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "message": self.message, "message_en": self.message_en, "field": self.field}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "message_en": self.message_en,
+            "field": self.field,
+        }
 
 
 @dataclass
@@ -178,14 +184,18 @@ def data_score(report: dict[str, Any] | None) -> float | None:
 
 
 # ---------------------------------------------------------------- MQA
-def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState]) -> dict[str, float]:
+def mqa(
+    doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState]
+) -> dict[str, float]:
     cfg = methodology()["mqa"]
     w = cfg["weights"]
     auto = cfg["platform_autofill"]
     out: dict[str, float] = {}
     out["keyword"] = w["keyword"] if doc.get("keywords") else 0
     out["theme"] = w["theme"] if doc.get("themes") else 0
-    out["spatial"] = w["spatial"] if (doc.get("spatial") or doc.get("spatial_uri") or auto["spatial"]) else 0
+    out["spatial"] = (
+        w["spatial"] if (doc.get("spatial") or doc.get("spatial_uri") or auto["spatial"]) else 0
+    )
     out["temporal"] = w["temporal"] if (doc.get("temporal_start") or doc.get("temporal_end")) else 0
     n = len(res)
 
@@ -194,13 +204,19 @@ def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState
 
     def accessible(r: ResourceState) -> bool:
         if r.file_id:
-            return r.report is not None and r.report.get("detected_format") != "EMPTY" and "byte-count" not in r.report.get("error_counts", {})
+            return (
+                r.report is not None
+                and r.report.get("detected_format") != "EMPTY"
+                and "byte-count" not in r.report.get("error_counts", {})
+            )
         return r.url_status == "OK"
 
     has_download = lambda r: bool(r.file_id or r.url)  # noqa: E731
     out["access_url_accessibility"] = round(w["access_url_accessibility"] * share(accessible), 2)
     out["download_url"] = round(w["download_url"] * share(has_download), 2)
-    out["download_url_accessibility"] = round(w["download_url_accessibility"] * share(lambda r: has_download(r) and accessible(r)), 2)
+    out["download_url_accessibility"] = round(
+        w["download_url_accessibility"] * share(lambda r: has_download(r) and accessible(r)), 2
+    )
     # interoperability: the best distribution (official MQA rule)
     best = 0.0
     for r in res:
@@ -214,25 +230,39 @@ def mqa(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState
         best = max(best, pts)
     out["interoperability_best_distribution"] = best
     # DCAT-AP compliance: our view has every mandatory DCAT-AP property (no SHACL run)
-    dcat_ok = bool(doc.get("title") and doc.get("description") and n and all(r.file_id or r.url for r in res))
+    dcat_ok = bool(
+        doc.get("title") and doc.get("description") and n and all(r.file_id or r.url for r in res)
+    )
     out["dcat_ap_compliance"] = w["dcat_ap_compliance"] if dcat_ok else 0
     lic = (doc.get("license_id") or "").upper()
     out["license"] = w["license"] if (lic and n) else 0
-    out["license_vocabulary"] = w["license_vocabulary"] if (lic in cfg["license_vocabulary"] and n) else 0
+    out["license_vocabulary"] = (
+        w["license_vocabulary"] if (lic in cfg["license_vocabulary"] and n) else 0
+    )
     ar = (doc.get("access_rights") or "").upper()
     out["access_rights"] = w["access_rights"] if (ar or auto["access_rights"]) else 0
-    out["access_rights_vocabulary"] = w["access_rights_vocabulary"] if ar in cfg["access_rights_vocabulary"] else 0
-    out["contact_point"] = w["contact_point"] if (doc.get("maintainer") or doc.get("maintainer_email")) else 0
-    out["publisher"] = w["publisher"] if (doc.get("organization_id") and (org or auto["publisher"])) else 0
+    out["access_rights_vocabulary"] = (
+        w["access_rights_vocabulary"] if ar in cfg["access_rights_vocabulary"] else 0
+    )
+    out["contact_point"] = (
+        w["contact_point"] if (doc.get("maintainer") or doc.get("maintainer_email")) else 0
+    )
+    out["publisher"] = (
+        w["publisher"] if (doc.get("organization_id") and (org or auto["publisher"])) else 0
+    )
     out["rights"] = w["rights"] if (auto["rights"] and n) else 0
-    out["byte_size"] = round(w["byte_size"] * share(lambda r: bool(r.size or (r.report or {}).get("bytes_read"))), 2)
+    out["byte_size"] = round(
+        w["byte_size"] * share(lambda r: bool(r.size or (r.report or {}).get("bytes_read"))), 2
+    )
     out["issued"] = w["issued"] if (doc.get("first_published_at") or doc.get("created_at")) else 0
     out["modified"] = w["modified"] if doc.get("modified_at") else 0
     return out
 
 
 # ---------------------------------------------------------------- passport
-def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState], now: datetime) -> tuple[dict[str, bool], list[Finding]]:
+def passport(
+    doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState], now: datetime
+) -> tuple[dict[str, bool], list[Finding]]:
     cfg = methodology()["passport"]
     checks: dict[str, bool] = {}
     f: list[Finding] = []
@@ -257,34 +287,71 @@ def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Resource
             "description",
             "description",
             f"Опис має містити від {cfg['description_min']} до {cfg['description_max']} символів (зараз {len(desc)})",
-            f"The description must be {cfg['description_min']}–{cfg['description_max']} characters long (now {len(desc)})",
+            f"The description must be {cfg['description_min']}–{cfg['description_max']} "
+            f"characters long (now {len(desc)})",
         )
     langs = doc.get("language") or []
     checks["language"] = True
     if not langs or not all(isinstance(x, str) and re.fullmatch(r"[a-z]{2,3}", x) for x in langs):
-        fail("language", "language", "Вкажіть мову даних кодом ISO 639 (наприклад, uk)", "Give the language of the data as an ISO 639 code (e.g. uk)")
+        fail(
+            "language",
+            "language",
+            "Вкажіть мову даних кодом ISO 639 (наприклад, uk)",
+            "Give the language of the data as an ISO 639 code (e.g. uk)",
+        )
     kws = [k for k in (doc.get("keywords") or []) if isinstance(k, str)]
-    good = [k for k in kws if cfg["keyword_min_len"] <= len(k.strip()) <= cfg["keyword_max_len"] and k.strip().lower() != title.lower()]
+    good = [
+        k
+        for k in kws
+        if cfg["keyword_min_len"] <= len(k.strip()) <= cfg["keyword_max_len"]
+        and k.strip().lower() != title.lower()
+    ]
     checks["keywords"] = True
     if len(good) < cfg["keywords_min"] or len(good) != len(kws):
         fail(
             "keywords",
             "keywords",
-            f"Потрібно щонайменше {cfg['keywords_min']} ключові слова по {cfg['keyword_min_len']}–{cfg['keyword_max_len']} символів, не однакові з назвою (зараз придатних {len(good)})",
-            f"At least {cfg['keywords_min']} keywords of {cfg['keyword_min_len']}–{cfg['keyword_max_len']} characters, none equal to the title, are required (now {len(good)} usable)",
+            f"Потрібно щонайменше {cfg['keywords_min']} ключові слова "
+            f"по {cfg['keyword_min_len']}–{cfg['keyword_max_len']} символів, "
+            f"не однакові з назвою (зараз придатних {len(good)})",
+            f"At least {cfg['keywords_min']} keywords of {cfg['keyword_min_len']}–{cfg['keyword_max_len']} "
+            f"characters, none equal to the title, are required (now {len(good)} usable)",
         )
     checks["update_frequency"] = True
-    if doc.get("update_frequency") not in set(methodology()["timeliness"]["frequencies"]) | {"on_change", "no_longer_updated"}:
-        fail("update_frequency", "update_frequency", "Вкажіть періодичність оновлення набору даних", "Set the update frequency of the dataset")
+    if doc.get("update_frequency") not in set(methodology()["timeliness"]["frequencies"]) | {
+        "on_change",
+        "no_longer_updated",
+    }:
+        fail(
+            "update_frequency",
+            "update_frequency",
+            "Вкажіть періодичність оновлення набору даних",
+            "Set the update frequency of the dataset",
+        )
     issued = _dt(doc.get("first_published_at") or doc.get("created_at"))
     modified = _dt(doc.get("modified_at"))
     checks["issued_modified"] = True
-    if not issued or not modified or not issued <= modified + timedelta(seconds=1) or modified > now + timedelta(minutes=5):
-        fail("issued_modified", "modified_at", "Дати оприлюднення і останніх змін відсутні або суперечливі", "Issued and modified dates are missing or inconsistent")
+    if (
+        not issued
+        or not modified
+        or not issued <= modified + timedelta(seconds=1)
+        or modified > now + timedelta(minutes=5)
+    ):
+        fail(
+            "issued_modified",
+            "modified_at",
+            "Дати оприлюднення і останніх змін відсутні або суперечливі",
+            "Issued and modified dates are missing or inconsistent",
+        )
     actual = _date(doc.get("data_actuality_date"))
     checks["data_actuality_date"] = True
     if actual is None or actual > now.date():
-        fail("data_actuality_date", "data_actuality_date", "Вкажіть дату актуальності даних (не пізніше сьогодні)", "Set the data actuality date (not later than today)")
+        fail(
+            "data_actuality_date",
+            "data_actuality_date",
+            "Вкажіть дату актуальності даних (не пізніше сьогодні)",
+            "Set the data actuality date (not later than today)",
+        )
     purpose = (doc.get("purpose") or "").strip()
     basis = f"{purpose} {doc.get('legal_basis') or ''}"
     checks["purpose"] = True
@@ -292,24 +359,44 @@ def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Resource
         fail(
             "purpose",
             "purpose",
-            "Вкажіть підставу та призначення збору інформації з реквізитами акта (№ та дата, напр. «рішення № 12 від 01.02.2024»)",
+            "Вкажіть підставу та призначення збору інформації з реквізитами "
+            "акта (№ та дата, напр. «рішення № 12 від 01.02.2024»)",
             "Give the legal basis and purpose with the act's requisites (number and date)",
         )
     name_ok = len((doc.get("maintainer") or "").split()) >= 2
     email_ok = bool(_EMAIL.match(doc.get("maintainer_email") or ""))
     checks["contact"] = True
     if not (name_ok and email_ok):
-        fail("contact", "maintainer" if not name_ok else "maintainer_email", "Вкажіть відповідальну особу (прізвище та ім'я) і її електронну пошту", "Give the responsible person's full name and e-mail")
+        fail(
+            "contact",
+            "maintainer" if not name_ok else "maintainer_email",
+            "Вкажіть відповідальну особу (прізвище та ім'я) і її електронну пошту",
+            "Give the responsible person's full name and e-mail",
+        )
     edrpou = (org or {}).get("edrpou") or ""
     checks["publisher"] = True
     if not re.match(cfg["edrpou_pattern"], edrpou):
-        fail("publisher", "organization_id", "У розпорядника інформації не вказано код ЄДРПОУ (8 цифр)", "The publishing organization has no ЄДРПОУ code (8 digits)")
+        fail(
+            "publisher",
+            "organization_id",
+            "У розпорядника інформації не вказано код ЄДРПОУ (8 цифр)",
+            "The publishing organization has no ЄДРПОУ code (8 digits)",
+        )
     ident = doc.get("name") or ""
     checks["identifier"] = True
     if not (re.match(cfg["identifier_pattern"], ident) and len(ident) <= cfg["identifier_max"]):
-        fail("identifier", "name", "Ідентифікатор: лише малі латинські літери, цифри та дефіси", "Identifier: lowercase Latin letters, digits and hyphens only")
+        fail(
+            "identifier",
+            "name",
+            "Ідентифікатор: лише малі латинські літери, цифри та дефіси",
+            "Identifier: lowercase Latin letters, digits and hyphens only",
+        )
     checks["structure"] = True
-    missing = [i for i, r in enumerate(res) if resource_format(r) in TABULAR and not (r.structure_url or doc.get("structure_url"))]
+    missing = [
+        i
+        for i, r in enumerate(res)
+        if resource_format(r) in TABULAR and not (r.structure_url or doc.get("structure_url"))
+    ]
     if missing:
         fail(
             "structure",
@@ -321,7 +408,9 @@ def passport(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Resource
 
 
 # ---------------------------------------------------------------- timeliness
-def timeliness(freq: str | None, last_update: datetime | None, now: datetime) -> tuple[float, bool, datetime | None]:
+def timeliness(
+    freq: str | None, last_update: datetime | None, now: datetime
+) -> tuple[float, bool, datetime | None]:
     cfg = methodology()["timeliness"]
     if last_update is None:
         return 0.0, False, None
@@ -329,14 +418,22 @@ def timeliness(freq: str | None, last_update: datetime | None, now: datetime) ->
     spec = cfg["frequencies"].get(freq or "")
     if spec is None:  # on_change, no_longer_updated, unknown: age-based
         max_age = cfg["on_change_max_age_days"]
-        t = 100.0 if age <= max_age else 100.0 * max(0.0, 1 - (age - max_age) / cfg["on_change_zero_after_days"])
+        t = (
+            100.0
+            if age <= max_age
+            else 100.0 * max(0.0, 1 - (age - max_age) / cfg["on_change_zero_after_days"])
+        )
         timely = freq == "no_longer_updated" or (freq == "on_change" and age <= max_age)
         return round(t, 1), timely, None
     p, g, k = spec["period_days"], spec["grace_days"], spec["penalty_periods"]
     due = last_update + timedelta(days=p + g)
     x = max(0.0, (now - due).total_seconds() / 86400 / p)
     t_period = 100 * max(0.0, 1 - (x / k) ** 2)
-    t_age = 100.0 if age <= cfg["age_full_days"] else 100 * max(0.0, 1 - (age / cfg["age_zero_days"]) ** 2)
+    t_age = (
+        100.0
+        if age <= cfg["age_full_days"]
+        else 100 * max(0.0, 1 - (age / cfg["age_zero_days"]) ** 2)
+    )
     return round((t_period + t_age) / 2, 1), now <= due, due
 
 
@@ -352,7 +449,13 @@ def personal_data_columns(res: list[ResourceState]) -> list[tuple[int, str]]:
     return hits
 
 
-def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState], last_data_update: datetime | None, now: datetime) -> DatasetScore:
+def score_dataset(
+    doc: dict[str, Any],
+    org: dict[str, Any] | None,
+    res: list[ResourceState],
+    last_data_update: datetime | None,
+    now: datetime,
+) -> DatasetScore:
     meth = methodology()
     lic = (doc.get("license_id") or "").upper()
     license_open = lic in meth["stars"]["open_licenses"]
@@ -419,11 +522,27 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
             )
         )
     if not res:
-        findings.append(Finding("C4-no-resources", "blocking", "Набір даних не має жодного ресурсу", "The dataset has no resources", "resources"))
+        findings.append(
+            Finding(
+                "C4-no-resources",
+                "blocking",
+                "Набір даних не має жодного ресурсу",
+                "The dataset has no resources",
+                "resources",
+            )
+        )
     gates["C5"] = timely
     if not timely:
         if last_data_update is None:
-            findings.append(Finding("C5-no-data", "blocking", "Дані ще не завантажено", "No data has been uploaded yet", "resources"))
+            findings.append(
+                Finding(
+                    "C5-no-data",
+                    "blocking",
+                    "Дані ще не завантажено",
+                    "No data has been uploaded yet",
+                    "resources",
+                )
+            )
         else:
             findings.append(
                 Finding(
@@ -440,7 +559,15 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
         rep = r.report
         if rep is None:
             if r.file_id:
-                findings.append(Finding("validation-pending", "warning", f"Перевірка файлу ресурсу «{r.name}» ще триває", f"Validation of the file of resource '{r.name}' is still running", f"resources[{i}]"))
+                findings.append(
+                    Finding(
+                        "validation-pending",
+                        "warning",
+                        f"Перевірка файлу ресурсу «{r.name}» ще триває",
+                        f"Validation of the file of resource '{r.name}' is still running",
+                        f"resources[{i}]",
+                    )
+                )
                 c6 = False
             continue
         if rep.get("fatal"):
@@ -462,14 +589,22 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
                 Finding(
                     "C6-error-rate",
                     "blocking",
-                    f"Ресурс «{r.name}»: {rep.get('bad_rows')} рядків з помилками ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); перший: {_first_row_error(rep, 'message')}",
-                    f"Resource '{r.name}': {rep.get('bad_rows')} rows with errors ({rep.get('err_rate', 0) * 100:.1f}% > {max_rate * 100:.0f}%); first: {_first_row_error(rep, 'message_en')}",
+                    f"Ресурс «{r.name}»: {rep.get('bad_rows')} рядків з помилками ({rep.get('err_rate', 0) * 100:.1f}% "
+                    f"> {max_rate * 100:.0f}%); перший: {_first_row_error(rep, 'message')}",
+                    f"Resource '{r.name}': {rep.get('bad_rows')} rows with errors ({rep.get('err_rate', 0) * 100:.1f}% "
+                    f"> {max_rate * 100:.0f}%); first: {_first_row_error(rep, 'message_en')}",
                     f"resources[{i}]",
                 )
             )
         elif rep.get("error_count"):
             findings.append(
-                Finding("validation-errors", "warning", f"Ресурс «{r.name}»: {rep.get('error_count')} помилок у даних", f"Resource '{r.name}': {rep.get('error_count')} data errors", f"resources[{i}]")
+                Finding(
+                    "validation-errors",
+                    "warning",
+                    f"Ресурс «{r.name}»: {rep.get('error_count')} помилок у даних",
+                    f"Resource '{r.name}': {rep.get('error_count')} data errors",
+                    f"resources[{i}]",
+                )
             )
         if "encoding-warning" in rep.get("error_counts", {}):
             findings.append(
@@ -515,7 +650,15 @@ def score_dataset(doc: dict[str, Any], org: dict[str, Any] | None, res: list[Res
             )
         )
     if mqa_band == "bad":
-        findings.append(Finding("mqa-bad", "warning", "Оцінка метаданих за MQA — «погано»", "The MQA metadata rating is Bad", None))
+        findings.append(
+            Finding(
+                "mqa-bad",
+                "warning",
+                "Оцінка метаданих за MQA — «погано»",
+                "The MQA metadata rating is Bad",
+                None,
+            )
+        )
     return DatasetScore(
         methodology_version=version(),
         mqa_points=points,
@@ -545,7 +688,18 @@ def _first_row_error(rep: dict[str, Any], key: str) -> str:
 
 
 # ---------------------------------------------------------------- stewards
-def steward_score(*, n_req: int, n_pub: int, n_all: int, compliant: int, mean_dqi: float | None, city_dqi: float, tm: float, r: float, has_responsible: bool) -> dict[str, Any]:
+def steward_score(
+    *,
+    n_req: int,
+    n_pub: int,
+    n_all: int,
+    compliant: int,
+    mean_dqi: float | None,
+    city_dqi: float,
+    tm: float,
+    r: float,
+    has_responsible: bool,
+) -> dict[str, Any]:
     cfg = methodology()["steward"]
     if n_req:
         cov = min(1.0, n_pub / n_req)

@@ -57,7 +57,9 @@ def _dt(v: Any) -> datetime | None:
 
 
 # ---------------------------------------------------------------- catalog documents
-async def apply_organization(session: AsyncSession, doc: dict[str, Any], deleted: bool = False) -> bool:
+async def apply_organization(
+    session: AsyncSession, doc: dict[str, Any], deleted: bool = False
+) -> bool:
     oid = _uuid(doc.get("id"))
     if oid is None:
         return False
@@ -90,7 +92,13 @@ async def apply_register(session: AsyncSession, doc: dict[str, Any], deleted: bo
     return True
 
 
-async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: bool = False, event_time: datetime | None = None) -> bool:
+async def apply_dataset(
+    session: AsyncSession,
+    doc: dict[str, Any],
+    *,
+    deleted: bool = False,
+    event_time: datetime | None = None,
+) -> bool:
     """Keep the newest revision of a dataset and its resources; recompute its score."""
     did = _uuid(doc.get("id"))
     oid = _uuid(doc.get("organization_id"))
@@ -130,7 +138,14 @@ async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: 
         url = rd.get("url") if not fid else None
         changed_at = _dt(rd.get("modified_at")) or event_time or utc_now()
         if r is None:
-            r = QResource(id=rid, dataset_id=did, file_id=fid, sha256=sha, url=url, content_changed_at=changed_at)
+            r = QResource(
+                id=rid,
+                dataset_id=did,
+                file_id=fid,
+                sha256=sha,
+                url=url,
+                content_changed_at=changed_at,
+            )
             session.add(r)
         else:
             if (sha and sha != r.sha256) or (fid != r.file_id and not (sha and sha == r.sha256)):
@@ -144,8 +159,17 @@ async def apply_dataset(session: AsyncSession, doc: dict[str, Any], *, deleted: 
     if structure_tables(doc.get("list_code")):
         # a file validated before its dataset named the published structure: validate again
         for rd in doc.get("resources") or []:
-            f = await session.get(QFile, _uuid(rd.get("file_id"))) if _uuid(rd.get("file_id")) else None
-            if f is not None and f.status == "done" and f.schema_source == "inferred" and f.attempts < 3:
+            f = (
+                await session.get(QFile, _uuid(rd.get("file_id")))
+                if _uuid(rd.get("file_id"))
+                else None
+            )
+            if (
+                f is not None
+                and f.status == "done"
+                and f.schema_source == "inferred"
+                and f.attempts < 3
+            ):
                 f.status = "pending"
     await session.flush()
     await recompute_dataset(session, did)
@@ -195,7 +219,9 @@ def schema_for_file(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def datasets_for_file(session: AsyncSession, file_id: uuid.UUID) -> list[QDataset]:
     res = await session.exec(  # type: ignore[call-overload]
-        sa.select(QDataset).join(QResource, QResource.dataset_id == QDataset.id).where(QResource.file_id == file_id, QResource.active.is_(True))
+        sa.select(QDataset)
+        .join(QResource, QResource.dataset_id == QDataset.id)
+        .where(QResource.file_id == file_id, QResource.active.is_(True))
     )  # type: ignore[attr-defined]
     return list(res.scalars().unique().all())
 
@@ -232,7 +258,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     } | {"errors": report.get("errors", [])}
 
 
-async def store_file_report(session: AsyncSession, file_id: uuid.UUID, report: dict[str, Any], derived_key: str | None) -> None:
+async def store_file_report(
+    session: AsyncSession, file_id: uuid.UUID, report: dict[str, Any], derived_key: str | None
+) -> None:
     from quality.scoring import data_score
 
     row = await session.get(QFile, file_id)
@@ -267,7 +295,9 @@ async def store_file_report(session: AsyncSession, file_id: uuid.UUID, report: d
         media_type=row.media_type,
         assessed_at=utc_now(),
     )
-    await record(session, source=SOURCE, type="quality.resource.assessed", data=ev, subject=str(file_id))
+    await record(
+        session, source=SOURCE, type="quality.resource.assessed", data=ev, subject=str(file_id)
+    )
     await session.flush()
     for d in datasets:
         await recompute_dataset(session, d.id)
@@ -282,7 +312,9 @@ async def resource_states(session: AsyncSession, doc: dict[str, Any]) -> list[Re
     if ids:
         res = await session.exec(sa.select(QFile).where(QFile.id.in_(ids)))  # type: ignore[call-overload,attr-defined]
         files = {f.id: f for f in res.scalars().all()}
-    urls = [r.get("url") for r in doc.get("resources") or [] if r.get("url") and not r.get("file_id")]
+    urls = [
+        r.get("url") for r in doc.get("resources") or [] if r.get("url") and not r.get("file_id")
+    ]
     checks = {}
     if urls:
         res = await session.exec(sa.select(QUrlCheck).where(QUrlCheck.url.in_(urls)))  # type: ignore[call-overload,attr-defined]
@@ -293,7 +325,13 @@ async def resource_states(session: AsyncSession, doc: dict[str, Any]) -> list[Re
         if fid is None:
             c = checks.get(rd.get("url") or "")
             fails = methodology()["url_check"]["failures_before_broken"]
-            status = "UNKNOWN" if c is None else ("BROKEN" if c.failures >= fails else ("OK" if c.status == "OK" else "UNKNOWN"))
+            status = (
+                "UNKNOWN"
+                if c is None
+                else (
+                    "BROKEN" if c.failures >= fails else ("OK" if c.status == "OK" else "UNKNOWN")
+                )
+            )
         else:
             status = "OK"
         out.append(
@@ -318,7 +356,9 @@ async def last_data_update(session: AsyncSession, dataset_id: uuid.UUID | None) 
     if dataset_id is None:
         return None
     res = await session.exec(  # type: ignore[call-overload]
-        sa.select(sa.func.max(QResource.content_changed_at)).where(QResource.dataset_id == dataset_id, QResource.active.is_(True))
+        sa.select(sa.func.max(QResource.content_changed_at)).where(
+            QResource.dataset_id == dataset_id, QResource.active.is_(True)
+        )
     )  # type: ignore[attr-defined]
     return res.scalar_one_or_none()
 
@@ -329,7 +369,12 @@ async def organization_doc(session: AsyncSession, oid: Any) -> dict[str, Any] | 
     return row.doc if row is not None and not row.deleted else None
 
 
-async def evaluate(session: AsyncSession, doc: dict[str, Any], now: datetime | None = None, stored_dataset: bool = True) -> Any:
+async def evaluate(
+    session: AsyncSession,
+    doc: dict[str, Any],
+    now: datetime | None = None,
+    stored_dataset: bool = True,
+) -> Any:
     now = now or utc_now()
     res = await resource_states(session, doc)
     org = await organization_doc(session, doc.get("organization_id"))
@@ -339,7 +384,11 @@ async def evaluate(session: AsyncSession, doc: dict[str, Any], now: datetime | N
         last = None
     if last is None:
         # a document not applied yet (pre-check): its resources' own modification times
-        times = [_dt(r.get("modified_at")) for r in doc.get("resources") or [] if r.get("file_id") or r.get("url")]
+        times = [
+            _dt(r.get("modified_at"))
+            for r in doc.get("resources") or []
+            if r.get("file_id") or r.get("url")
+        ]
         times = [t for t in times if t]
         last = max(times) if times else None
     return score_dataset(doc, org, res, last, now)
@@ -350,10 +399,15 @@ def in_scope(doc: dict[str, Any], now: datetime) -> bool:
         return False
     first = _dt(doc.get("first_published_at") or doc.get("published_at"))
     days = methodology()["compliance"]["in_scope_min_days_published"]
-    return bool(first and first <= now - timedelta(days=days)) and (doc.get("access_rights") or "PUBLIC") == "PUBLIC"
+    return (
+        bool(first and first <= now - timedelta(days=days))
+        and (doc.get("access_rights") or "PUBLIC") == "PUBLIC"
+    )
 
 
-async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: datetime | None = None) -> QDatasetScore | None:
+async def recompute_dataset(
+    session: AsyncSession, dataset_id: uuid.UUID, now: datetime | None = None
+) -> QDatasetScore | None:
     now = now or utc_now()
     # Lock and re-read the dataset: the consumer and the background jobs (file validation,
     # link checks, the schedule) recompute in their own transactions, and a job holding a
@@ -371,9 +425,13 @@ async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: d
     rep = sc.as_dict()
     fp_src = {k: v for k, v in rep.items() if k not in ("resources",)}
     fp_src["t"] = round(sc.t)  # timeliness drifts with time alone; publish on whole-point changes
-    fingerprint = hashlib.sha256(json.dumps(fp_src, sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps(fp_src, sort_keys=True, default=str).encode()
+    ).hexdigest()
     if row is None:
-        row = QDatasetScore(dataset_id=dataset_id, organization_id=ds.organization_id, methodology_version=version())
+        row = QDatasetScore(
+            dataset_id=dataset_id, organization_id=ds.organization_id, methodology_version=version()
+        )
         session.add(row)
     changed = row.fingerprint != fingerprint
     row.organization_id = ds.organization_id
@@ -407,7 +465,11 @@ async def recompute_dataset(session: AsyncSession, dataset_id: uuid.UUID, now: d
 
 
 async def recompute_all(session: AsyncSession, now: datetime | None = None) -> int:
-    ids = (await session.exec(sa.select(QDataset.id).where(QDataset.deleted.is_(False)))).scalars().all()  # type: ignore[call-overload,attr-defined]
+    ids = (
+        (await session.exec(sa.select(QDataset.id).where(QDataset.deleted.is_(False))))
+        .scalars()
+        .all()
+    )  # type: ignore[call-overload,attr-defined]
     for did in ids:
         await recompute_dataset(session, did, now)
     return len(ids)
@@ -432,9 +494,13 @@ def precheck_result(sc: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- freshness
-async def freshness(session: AsyncSession, now: datetime, organization_id: uuid.UUID | None = None) -> dict[str, Any]:
+async def freshness(
+    session: AsyncSession, now: datetime, organization_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     soon = timedelta(days=methodology()["timeliness"]["due_soon_days"])
-    q = sa.select(QDatasetScore).where(QDatasetScore.status == "published", QDatasetScore.due_at.is_not(None))  # type: ignore[union-attr]
+    q = sa.select(QDatasetScore).where(
+        QDatasetScore.status == "published", QDatasetScore.due_at.is_not(None)
+    )  # type: ignore[union-attr]
     if organization_id:
         q = q.where(QDatasetScore.organization_id == organization_id)
     rows = (await session.exec(q)).scalars().all()  # type: ignore[call-overload]
@@ -443,7 +509,13 @@ async def freshness(session: AsyncSession, now: datetime, organization_id: uuid.
         ds = await session.get(QDataset, r.dataset_id)
         title = (ds.doc.get("title") if ds else None) or ""
         freq = ds.doc.get("update_frequency") if ds else None
-        item = {"dataset_id": str(r.dataset_id), "organization_id": str(r.organization_id), "title": title, "update_frequency": freq, "due_at": r.due_at.isoformat().replace("+00:00", "Z") if r.due_at else None}
+        item = {
+            "dataset_id": str(r.dataset_id),
+            "organization_id": str(r.organization_id),
+            "title": title,
+            "update_frequency": freq,
+            "due_at": r.due_at.isoformat().replace("+00:00", "Z") if r.due_at else None,
+        }
         if r.due_at and r.due_at < now:
             item["days_overdue"] = (now - r.due_at).days
             overdue.append(item)
@@ -457,7 +529,12 @@ async def freshness(session: AsyncSession, now: datetime, organization_id: uuid.
         by_org.setdefault(i["organization_id"], {"overdue": 0, "due_soon": 0})["overdue"] += 1
     for i in due_soon:
         by_org.setdefault(i["organization_id"], {"overdue": 0, "due_soon": 0})["due_soon"] += 1
-    return {"overdue": overdue, "due_soon": due_soon, "by_organization": by_org, "methodology_version": version()}
+    return {
+        "overdue": overdue,
+        "due_soon": due_soon,
+        "by_organization": by_org,
+        "methodology_version": version(),
+    }
 
 
 async def emit_overdue(session: AsyncSession, now: datetime) -> int:
@@ -485,7 +562,11 @@ async def emit_overdue(session: AsyncSession, now: datetime) -> int:
             type="quality.dataset.overdue",
             subject=str(r.dataset_id),
             data=DatasetOverdue(
-                dataset_id=r.dataset_id, organization_id=r.organization_id, update_frequency=(ds.doc.get("update_frequency") if ds else None), due_at=r.due_at, days_overdue=(now - r.due_at).days
+                dataset_id=r.dataset_id,
+                organization_id=r.organization_id,
+                update_frequency=(ds.doc.get("update_frequency") if ds else None),
+                due_at=r.due_at,
+                days_overdue=(now - r.due_at).days,
             ),
         )
         sent += 1

@@ -21,12 +21,24 @@ from quality import handlers, jobs
 class Q:
     """One quality service instance on a fresh database, with helpers."""
 
-    def __init__(self, client: httpx.AsyncClient, ctx: Any, key: Ed25519PrivateKey, bucket: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, ctx: Any, key: Ed25519PrivateKey, bucket: str
+    ) -> None:
         self.client, self.ctx, self.key, self.bucket = client, ctx, key, bucket
 
-    def token(self, *, roles: list[str] | None = None, orgs: dict[str, str] | None = None) -> dict[str, str]:
+    def token(
+        self, *, roles: list[str] | None = None, orgs: dict[str, str] | None = None
+    ) -> dict[str, str]:
         now = int(time.time())
-        claims = {"sub": str(uuid.uuid4()), "iss": "zp-open-data-portal", "aud": "portal", "iat": now, "exp": now + 600, "roles": roles or [], "orgs": orgs or {}}
+        claims = {
+            "sub": str(uuid.uuid4()),
+            "iss": "zp-open-data-portal",
+            "aud": "portal",
+            "iat": now,
+            "exp": now + 600,
+            "roles": roles or [],
+            "orgs": orgs or {},
+        }
         tok = jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": "test"})
         return {"Authorization": f"Bearer {tok}"}
 
@@ -38,7 +50,9 @@ class Q:
                 async with self.ctx.sessionmaker() as session, session.begin():
                     await h(session, ev)
 
-    async def upload(self, content: bytes, name: str, org: uuid.UUID, declared_size: int | None = None) -> uuid.UUID:
+    async def upload(
+        self, content: bytes, name: str, org: uuid.UUID, declared_size: int | None = None
+    ) -> uuid.UUID:
         fid = uuid.uuid4()
         key = f"test/{fid}/{name}"
         self.ctx.s3.put_object(self.bucket, key, io.BytesIO(content), len(content))
@@ -66,7 +80,10 @@ class Q:
 
 
 # ---------------------------------------------------------------- documents
-LONG_DESC = "Перелік зупинок громадського транспорту міста Запоріжжя з координатами, назвами, типами транспорту та інформацією про облаштування павільйонів; оновлюється щомісяця."
+LONG_DESC = (
+    "Перелік зупинок громадського транспорту міста Запоріжжя з координатами, назвами, "
+    "типами транспорту та інформацією про облаштування павільйонів; оновлюється щомісяця."
+)
 
 
 def org_doc(edrpou: str | None = "04054055", persons: bool = True, **kw: Any) -> dict[str, Any]:
@@ -80,12 +97,22 @@ def org_doc(edrpou: str | None = "04054055", persons: bool = True, **kw: Any) ->
         "created_at": now,
         "modified_at": now,
         "revision": kw.pop("revision", 1),
-        "responsible_persons": [{"name": "Олена Коваль", "email": "o.koval@zp.gov.ua"}] if persons else [],
+        "responsible_persons": [{"name": "Олена Коваль", "email": "o.koval@zp.gov.ua"}]
+        if persons
+        else [],
         **kw,
     }
 
 
-def resource_doc(dataset_id: Any, *, file_id: Any = None, url: str | None = None, fmt: str = "CSV", modified: datetime | None = None, **kw: Any) -> dict[str, Any]:
+def resource_doc(
+    dataset_id: Any,
+    *,
+    file_id: Any = None,
+    url: str | None = None,
+    fmt: str = "CSV",
+    modified: datetime | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
     m = modified or datetime.now(UTC)
     return {
         "id": str(kw.pop("id", uuid.uuid4())),
@@ -101,7 +128,14 @@ def resource_doc(dataset_id: Any, *, file_id: Any = None, url: str | None = None
     }
 
 
-def dataset_doc(org_id: Any, *, resources: list[dict[str, Any]] | None = None, status: str = "published", published_days_ago: int = 30, **kw: Any) -> dict[str, Any]:
+def dataset_doc(
+    org_id: Any,
+    *,
+    resources: list[dict[str, Any]] | None = None,
+    status: str = "published",
+    published_days_ago: int = 30,
+    **kw: Any,
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     did = kw.pop("id", None) or uuid.uuid4()
     first = now - timedelta(days=published_days_ago)

@@ -29,7 +29,10 @@ csv.field_size_limit(16 * 1024 * 1024)
 # ---------------------------------------------------------------- messages (uk, en)
 MESSAGES: dict[str, tuple[str, str]] = {
     "source-error": ("Файл порожній або не містить даних", "The source is empty or has no data"),
-    "format-error": ("Файл не вдалося розібрати як {fmt}: {detail}", "Could not parse the file as {fmt}: {detail}"),
+    "format-error": (
+        "Файл не вдалося розібрати як {fmt}: {detail}",
+        "Could not parse the file as {fmt}: {detail}",
+    ),
     "encoding-error": (
         "Файл не вдалося декодувати як {encoding} (рядок {row}); збережіть його у UTF-8",
         "Could not decode the file as {encoding} (row {row}); save it as UTF-8",
@@ -95,7 +98,9 @@ STR, INT, BIT, NUM, BOOL, DATE, DATETIME, TIME, URL, DMY, DECCOMMA = range(11)
 N_CLASSES = 11
 _num = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z").match
 _date = re.compile(r"\d{4}-\d{2}-\d{2}\Z").match
-_dtm = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\Z").match
+_dtm = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\Z"
+).match
 _time = re.compile(r"\d{2}:\d{2}(?::\d{2})?\Z").match
 _dmy = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}\Z").match
 _deccomma = re.compile(r"[+-]?\d+,\d+\Z").match
@@ -140,7 +145,10 @@ TYPE_UK = {
 }
 HINTS = {
     (DMY, "date"): (": дату слід записувати у форматі РРРР-ММ-ДД", ": write dates as YYYY-MM-DD"),
-    (DECCOMMA, "number"): (": десятковий роздільник — крапка", ": the decimal separator is a point"),
+    (DECCOMMA, "number"): (
+        ": десятковий роздільник — крапка",
+        ": the decimal separator is a point",
+    ),
 }
 
 
@@ -229,7 +237,12 @@ def sniff_format(sample: bytes, declared: str | None, name: str | None) -> str:
             return "HTML"
         return "XML"
     if head.startswith((b"{", b"[")):
-        if declared == "GEOJSON" or ext == "GEOJSON" or b'"featurecollection"' in head or b'"feature"' in head:
+        if (
+            declared == "GEOJSON"
+            or ext == "GEOJSON"
+            or b'"featurecollection"' in head
+            or b'"feature"' in head
+        ):
             return "GEOJSON"
         return "JSON"
     if declared == "TSV" or ext == "TSV":
@@ -254,7 +267,16 @@ def detect_encoding(sample: bytes, full: bool) -> str:
     if enc in ("utf_8", "ascii"):
         return "utf-8"
     # Ukrainian files that are not UTF-8 are almost always Windows-1251
-    if enc in ("cp1251", "windows_1251", "koi8_r", "koi8_u", "mac_cyrillic", "iso8859_5", "cp866", "cp1125"):
+    if enc in (
+        "cp1251",
+        "windows_1251",
+        "koi8_r",
+        "koi8_u",
+        "mac_cyrillic",
+        "iso8859_5",
+        "cp866",
+        "cp1125",
+    ):
         try:
             sample.decode("cp1251")
             return "cp1251"
@@ -290,12 +312,29 @@ class Report:
         self.counts: dict[str, int] = {}
         self.info: dict[str, Any] = {}
 
-    def add(self, code: str, *, row: int | None = None, column: int | None = None, field: str | None = None, count: int = 1, **kw: Any) -> None:
+    def add(
+        self,
+        code: str,
+        *,
+        row: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        count: int = 1,
+        **kw: Any,
+    ) -> None:
         self.counts[code] = self.counts.get(code, 0) + count
         if len(self.errors) < self.max_errors:
             uk, en = message(code, row=row, column=column, label=field, **kw)
             sev = methodology()["validation"]["severity"].get(code, "row")
-            err = {"code": code, "severity": sev, "row": row, "column": column, "field": field, "message": uk, "message_en": en}
+            err = {
+                "code": code,
+                "severity": sev,
+                "row": row,
+                "column": column,
+                "field": field,
+                "message": uk,
+                "message_en": en,
+            }
             self.errors.append(err)
 
     @property
@@ -308,18 +347,30 @@ def _label_key(s: str) -> str:
     return re.sub(r"\s+", " ", s.strip().lower().replace("’", "'").replace("ʼ", "'"))
 
 
-def match_structure(header: list[str], tables: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, int]:
+def match_structure(
+    header: list[str], tables: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, int]:
     keys = {_label_key(h) for h in header if h.strip()}
     best, best_n = None, 0
     for t in tables:
-        n = sum(1 for c in t["columns"] if _label_key(c["name"]) in keys or _label_key(c.get("title") or "") in keys)
+        n = sum(
+            1
+            for c in t["columns"]
+            if _label_key(c["name"]) in keys or _label_key(c.get("title") or "") in keys
+        )
         if n > best_n:
             best, best_n = t, n
     return best, best_n
 
 
 # ---------------------------------------------------------------- tables
-def validate_rows(rows: Any, rep: Report, *, schema_tables: list[dict[str, Any]] | None, on_error: Callable[[], int] | None = None) -> None:
+def validate_rows(
+    rows: Any,
+    rep: Report,
+    *,
+    schema_tables: list[dict[str, Any]] | None,
+    on_error: Callable[[], int] | None = None,
+) -> None:
     """Validate an iterator of rows (lists of str); the first row is the header."""
     try:
         header = next(rows)
@@ -338,7 +389,9 @@ class Table:
     Rows come either as Python lists (``py_rows``: csv module, spreadsheets, fallback) or as Arrow
     tables of strings (``arrow_rows``: the fast path); both feed the same counters."""
 
-    def __init__(self, header: list[str], rep: Report, types: list[str | None], required: list[bool]) -> None:
+    def __init__(
+        self, header: list[str], rep: Report, types: list[str | None], required: list[bool]
+    ) -> None:
         cfg = methodology()["validation"]
         self.rep = rep
         self.header = header
@@ -347,12 +400,16 @@ class Table:
         self.required = required
         self.kmax = int(cfg["max_errors_per_code_and_column"])
         self.conf = float(cfg["infer_confidence"])
-        self.cols = [_Column(header[i], types[i], required[i], self.kmax) for i in range(self.width)]
+        self.cols = [
+            _Column(header[i], types[i], required[i], self.kmax) for i in range(self.width)
+        ]
         self.structural_bad = 0
         self.rn = 1  # the number of the last row seen (header = 1)
 
     @classmethod
-    def start(cls, header: list[str], rep: Report, schema_tables: list[dict[str, Any]] | None) -> Table | None:
+    def start(
+        cls, header: list[str], rep: Report, schema_tables: list[dict[str, Any]] | None
+    ) -> Table | None:
         header = [h.strip() for h in header]
         width = len(header)
         if width == 0 or not any(header):
@@ -386,7 +443,9 @@ class Table:
                     continue
                 types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
                 required[idx] = bool(c.get("required"))
-            known = {_label_key(c["name"]) for c in table["columns"]} | {_label_key(c.get("title") or "") for c in table["columns"]}
+            known = {_label_key(c["name"]) for c in table["columns"]} | {
+                _label_key(c.get("title") or "") for c in table["columns"]
+            }
             for i, h in enumerate(header):
                 if h and _label_key(h) not in known:
                     rep.add("extra-label", row=1, column=i + 1, field=h)
@@ -473,7 +532,15 @@ class Table:
             n_empty = [pc.sum(e).as_py() or 0 for e in empties]
             if not len(index):
                 return
-        rows_of = (lambda idx: [base + i for i in idx]) if index is None else (lambda idx: [base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()])
+        rows_of = (
+            (lambda idx: [base + i for i in idx])
+            if index is None
+            else (
+                lambda idx: [
+                    base + i for i in pc.take(index, pa.array(idx, pa.int64())).to_pylist()
+                ]
+            )
+        )
         for col, arr, eq, ne in zip(self.cols, columns, empties, n_empty, strict=True):
             col.arrow(arr, eq, ne, rows_of)
 
@@ -487,7 +554,14 @@ class Table:
         cell_bad = 0
         for i, col in enumerate(self.cols):
             t = col.final_type(self.conf)
-            fields.append({"name": header[i], "type": t, "required": required[i], "source": "published" if types[i] else "inferred"})
+            fields.append(
+                {
+                    "name": header[i],
+                    "type": t,
+                    "required": required[i],
+                    "source": "published" if types[i] else "inferred",
+                }
+            )
             bad = col.nonempty - col.acc[t]
             if bad > 0:
                 cell_bad += bad
@@ -498,15 +572,43 @@ class Table:
                     continue
                 hint, hint_en = HINTS.get((c, t), ("", ""))
                 for r, v in col.positions[c]:
-                    uk, en = message("type-error", row=r, label=header[i], value=v, type=TYPE_UK[t], hint=hint, hint_en=hint_en)
+                    uk, en = message(
+                        "type-error",
+                        row=r,
+                        label=header[i],
+                        value=v,
+                        type=TYPE_UK[t],
+                        hint=hint,
+                        hint_en=hint_en,
+                    )
                     en = en.replace(f"type {TYPE_UK[t]}", f"type {t}")
-                    cell_errors.append({"code": "type-error", "severity": "row", "row": r, "column": i + 1, "field": header[i], "message": uk, "message_en": en})
+                    cell_errors.append(
+                        {
+                            "code": "type-error",
+                            "severity": "row",
+                            "row": r,
+                            "column": i + 1,
+                            "field": header[i],
+                            "message": uk,
+                            "message_en": en,
+                        }
+                    )
             if required[i] and col.empties:
                 cell_bad += col.empties
                 rep.counts["constraint-error"] = rep.counts.get("constraint-error", 0) + col.empties
                 for r in col.empty_pos:
                     uk, en = message("constraint-error", row=r, label=header[i])
-                    cell_errors.append({"code": "constraint-error", "severity": "row", "row": r, "column": i + 1, "field": header[i], "message": uk, "message_en": en})
+                    cell_errors.append(
+                        {
+                            "code": "constraint-error",
+                            "severity": "row",
+                            "row": r,
+                            "column": i + 1,
+                            "field": header[i],
+                            "message": uk,
+                            "message_en": en,
+                        }
+                    )
         cell_errors.sort(key=lambda e: (e["row"], e["column"]))
         room = rep.max_errors - len(rep.errors)
         rep.errors.extend(cell_errors[: max(0, room)])
@@ -556,13 +658,27 @@ _FAST.update(
     }
 )
 # for each type, the types whose every value it also accepts (integer cells are numbers, ...)
-_SUPERSETS = {t: [u for u in TYPE_ACCEPTS if TYPE_ACCEPTS[t] <= TYPE_ACCEPTS[u]] for t in TYPE_ACCEPTS}
+_SUPERSETS = {
+    t: [u for u in TYPE_ACCEPTS if TYPE_ACCEPTS[t] <= TYPE_ACCEPTS[u]] for t in TYPE_ACCEPTS
+}
 
 
 class _Column:
     """Per-column counters for one pass: how many cells each type accepts, bounded positions."""
 
-    __slots__ = ("label", "declared", "required", "kmax", "acc", "nonempty", "empties", "empty_pos", "positions", "cache", "tentative")
+    __slots__ = (
+        "label",
+        "declared",
+        "required",
+        "kmax",
+        "acc",
+        "nonempty",
+        "empties",
+        "empty_pos",
+        "positions",
+        "cache",
+        "tentative",
+    )
 
     def __init__(self, label: str, declared: str | None, required: bool, kmax: int) -> None:
         self.label = label
@@ -623,14 +739,18 @@ class _Column:
                             break
         else:
             self.acc["string"] += nonempty
-            self._classify([(v, r) for v, r in zip(col, rows, strict=False) if v], count_string=False)
+            self._classify(
+                [(v, r) for v, r in zip(col, rows, strict=False) if v], count_string=False
+            )
         if self.declared is None:
             self.tentative = self.final_type(0.9)
 
     def cells(self, values: list[str], rows: list[int]) -> None:
         self.column(tuple(values), rows)
 
-    def arrow(self, arr: Any, eq: Any, empties: int, rows_of: Callable[[list[int]], list[int]]) -> None:
+    def arrow(
+        self, arr: Any, eq: Any, empties: int, rows_of: Callable[[list[int]], list[int]]
+    ) -> None:
         """The same counting as ``column`` on an Arrow string array (``eq``: its empty cells):
         vectorised checks of the tentative type; only the cells that fail it (or, for a text
         column, could be something else) are classified one by one in Python."""
@@ -667,11 +787,15 @@ class _Column:
                 text = pc.and_(pc.invert(cand), pc.invert(eq))
                 idx = pc.indices_nonzero(text).slice(0, room)
                 values = pc.take(arr, idx).to_pylist()
-                pos.extend((r, v[:60]) for r, v in zip(rows_of(idx.to_pylist()), values, strict=True))
+                pos.extend(
+                    (r, v[:60]) for r, v in zip(rows_of(idx.to_pylist()), values, strict=True)
+                )
         if self.declared is None:
             self.tentative = self.final_type(0.9)
 
-    def _arrow_classify(self, arr: Any, mask: Any, rows_of: Callable[[list[int]], list[int]]) -> None:
+    def _arrow_classify(
+        self, arr: Any, mask: Any, rows_of: Callable[[list[int]], list[int]]
+    ) -> None:
         import pyarrow.compute as pc
 
         idx = pc.indices_nonzero(mask)
@@ -705,7 +829,10 @@ _ARROW_PATTERNS = {
     "integer": r"^(?:[+-]?[0-9]+)?$",
     "number": r"^(?:[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)?$",
     "date": r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?$",
-    "datetime": r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$",
+    "datetime": (
+        r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+        r"(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    ),
     "time": r"^(?:[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?$",
     "anyURL": r"^(?:https?://[^\s]+)?$",
 }
@@ -722,7 +849,11 @@ def _arrow_ok(t: str, arr: Any) -> Any:
         return pc.is_in(arr, value_set=pa.array(sorted(_BOOL_OK)))
     ok = pc.match_substring_regex(arr, _ARROW_PATTERNS[t])
     if t in ("date", "datetime"):
-        parse = dt.date.fromisoformat if t == "date" else (lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+        parse = (
+            dt.date.fromisoformat
+            if t == "date"
+            else (lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+        )
         invalid = []
         for v in pc.unique(pc.filter(arr, ok)).to_pylist():
             if v:
@@ -776,7 +907,16 @@ def _row_end(data: bytes, nl: bytes, last: bool) -> int:
         pos = i + 1
 
 
-def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_rows: list[Any], encoding: str, delim: str, nl: bytes, split: bool) -> bool:
+def _arrow_block(
+    table: Table,
+    chunk: bytes,
+    opts: tuple[Any, Any, Any],
+    bad_rows: list[Any],
+    encoding: str,
+    delim: str,
+    nl: bytes,
+    split: bool,
+) -> bool:
     """One block of whole rows through Arrow. A block Arrow refuses (a row of the wrong width,
     bytes that do not decode) is cut into small pieces, and only the pieces Arrow refuses are read
     with the csv module, which places those errors exactly. False: the table cannot be read on."""
@@ -789,7 +929,12 @@ def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_row
         body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode("utf-8")
         if len(body) >= opts[0].block_size:
             opts[0].block_size = len(body) + 1
-        tbl = pacsv.read_csv(pa.BufferReader(body), read_options=opts[0], parse_options=opts[1], convert_options=opts[2])
+        tbl = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=opts[0],
+            parse_options=opts[1],
+            convert_options=opts[2],
+        )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         tbl = None
     if tbl is not None and not bad_rows:
@@ -805,7 +950,9 @@ def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_row
                 end = start + cut if cut > 0 else len(chunk)
             else:
                 end = len(chunk)
-            if not _arrow_block(table, chunk[start:end], opts, bad_rows, encoding, delim, nl, split=False):
+            if not _arrow_block(
+                table, chunk[start:end], opts, bad_rows, encoding, delim, nl, split=False
+            ):
                 return False
             start = end
         return True
@@ -817,7 +964,14 @@ def _arrow_block(table: Table, chunk: bytes, opts: tuple[Any, Any, Any], bad_row
 FALLBACK_PIECE = 16 << 10
 
 
-def arrow_text(buf: Any, rep: Report, encoding: str, delim: str, schema_tables: list[dict[str, Any]] | None, block: int | None = None) -> None:
+def arrow_text(
+    buf: Any,
+    rep: Report,
+    encoding: str,
+    delim: str,
+    schema_tables: list[dict[str, Any]] | None,
+    block: int | None = None,
+) -> None:
     """CSV/TSV through Arrow's C++ tokenizer in blocks of whole rows (cut at a line break outside
     quotes). A block Arrow cannot take as is (a row of the wrong width, bytes that are not UTF-8)
     is re-read with the csv module, which gives exact row numbers for those errors."""
@@ -854,7 +1008,16 @@ def arrow_text(buf: Any, rep: Report, encoding: str, delim: str, schema_tables: 
             h = _row_end(chunk, nl, last=False)
             head, chunk = (chunk, b"") if h < 0 else (chunk[:h], chunk[h:])
             try:
-                header = next(csv.reader(io.StringIO(head.decode(encoding), newline=""), delimiter=delim, quotechar='"', doublequote=True, strict=False), None)
+                header = next(
+                    csv.reader(
+                        io.StringIO(head.decode(encoding), newline=""),
+                        delimiter=delim,
+                        quotechar='"',
+                        doublequote=True,
+                        strict=False,
+                    ),
+                    None,
+                )
             except UnicodeDecodeError:
                 rep.add("encoding-error", row=1, encoding=encoding)
                 return
@@ -867,8 +1030,20 @@ def arrow_text(buf: Any, rep: Report, encoding: str, delim: str, schema_tables: 
             names = [f"c{i}" for i in range(table.width)]
             opts = (
                 pacsv.ReadOptions(column_names=names, use_threads=False, block_size=block * 2),
-                pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid),
-                pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+                pacsv.ParseOptions(
+                    delimiter=delim,
+                    quote_char='"',
+                    double_quote=True,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    null_values=[],
+                ),
             )
         if chunk:
             assert opts is not None
@@ -981,7 +1156,17 @@ def spreadsheet_to_csv(path: Path, out: Path) -> dict[str, Any]:
 
 
 def _check_geojson(doc: Any) -> str | None:
-    types = {"FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"}
+    types = {
+        "FeatureCollection",
+        "Feature",
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
     if not isinstance(doc, dict) or doc.get("type") not in types:
         return "the top-level object has no valid GeoJSON 'type'"
     if doc["type"] == "FeatureCollection":
@@ -1046,7 +1231,9 @@ def validate_file(
                 try:
                     rep.info.update(spreadsheet_to_csv(book, out))
                 except Exception as exc:  # any parser failure is a verdict, not a crash
-                    rep.add("format-error", fmt=fmt, detail=str(exc)[:200] or exc.__class__.__name__)
+                    rep.add(
+                        "format-error", fmt=fmt, detail=str(exc)[:200] or exc.__class__.__name__
+                    )
                 else:
                     rep.info["encoding"] = "utf-8"
                     rep.info["derived_csv"] = derived_csv is not None
@@ -1082,7 +1269,13 @@ def validate_file(
         max_depth = int(cfg["xml_max_depth"])
         depth = 0
         try:
-            for event, elem in iterparse(buf, events=("start", "end"), forbid_dtd=False, forbid_entities=True, forbid_external=True):
+            for event, elem in iterparse(
+                buf,
+                events=("start", "end"),
+                forbid_dtd=False,
+                forbid_entities=True,
+                forbid_external=True,
+            ):
                 if event == "start":
                     depth += 1
                     if depth > max_depth:
@@ -1095,7 +1288,9 @@ def validate_file(
             line, col = getattr(exc, "position", (None, None))
             rep.add("format-error", row=line, column=col, fmt="XML", detail=str(exc)[:200])
         except DefusedXmlException as exc:
-            rep.add("format-error", fmt="XML", detail=f"forbidden construct: {exc.__class__.__name__}")
+            rep.add(
+                "format-error", fmt="XML", detail=f"forbidden construct: {exc.__class__.__name__}"
+            )
         except ValueError as exc:
             rep.add("format-error", fmt="XML", detail=str(exc)[:200])
     elif fmt == "HTML":
@@ -1125,8 +1320,13 @@ def finish(rep: Report) -> dict[str, Any]:
     return {
         **info,
         "fatal": rep.fatal,
-        "valid": not rep.counts or all(methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
-        "error_count": sum(n for c, n in rep.counts.items() if methodology()["validation"]["severity"].get(c) != "warning"),
+        "valid": not rep.counts
+        or all(methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
+        "error_count": sum(
+            n
+            for c, n in rep.counts.items()
+            if methodology()["validation"]["severity"].get(c) != "warning"
+        ),
         "error_counts": dict(sorted(rep.counts.items())),
         "errors": rep.errors,
         "errors_truncated": sum(rep.counts.values()) > len(rep.errors),
