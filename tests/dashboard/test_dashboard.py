@@ -490,3 +490,58 @@ async def test_unavailable_source_is_reported_not_a_500(system: Any, world: dict
             assert not any(t["id"].startswith("harvest") for t in doc["tables"])
     finally:
         system.start_service("harvest")
+
+
+async def test_most_downloaded_datasets_are_named_by_title(system: Any, world: dict) -> None:
+    """Downloads of a published dataset's file show up under the dataset's Ukrainian title (one
+    catalog call for all titles), counted by storage."""
+    h = world["moderator"]["headers"]
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=60) as c:
+        ah = bearer(world["admin"])
+        slug = f"dash-parks-{world['tag']}"
+        r = await c.post(
+            "/api/v1/organizations",
+            headers=ah,
+            json={"name": slug, "title": f"КП «Зелене місто» {world['tag']}"},
+        )
+        assert r.status_code == 201, r.text
+        org = r.json()["id"]
+        editor = await create_user(c, world["admin"], memberships={org: "editor"})
+        eh = editor["headers"]
+        r = await c.post(
+            f"/api/v1/files?organization_id={org}",
+            content="назва;площа\nПарк Дубовий гай;12\n".encode(),
+            headers={**eh, "X-File-Name": "parky.csv", "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 201, r.text
+        file_id = r.json()["id"]
+        ds = await _publishable(c, eh, org, slug, "Парки і сквери міста", "CSV", "ENVI")
+
+        async def attached() -> bool:  # the catalog learns of the file from storage's event
+            r = await c.post(
+                f"/api/v1/datasets/{ds}/resources",
+                headers=eh,
+                json={"name": "Парки (CSV)", "format": "CSV", "file_id": file_id},
+            )
+            return r.status_code in (200, 201)
+
+        await eventually(attached, timeout=30, interval=0.5)
+        await _act(c, ds, "submit", eh)
+        await _act(c, ds, "publish", h, {"override_reason": "тест"})
+
+        async def public() -> bool:  # storage opens the file when the dataset is published
+            return (await c.get(f"/api/v1/files/{file_id}")).status_code == 200
+
+        await eventually(public, timeout=30, interval=0.5)
+        for _ in range(2):
+            assert (await c.get(f"/api/v1/files/{file_id}")).status_code == 200
+
+        async def counted() -> bool:  # download counts are buffered, then flushed
+            r = await c.get("/api/v1/stats/storage/downloads", params={"organization_id": org})
+            return r.status_code == 200 and r.json()["total"] >= 3
+
+        await eventually(counted, timeout=30, interval=0.5)
+        r = await c.get("/api/v1/stats/overview", params={"organization_id": org}, headers=h)
+        assert r.status_code == 200, r.text
+        table = next(t for t in r.json()["tables"] if t["id"] == "downloads_by_dataset")
+        assert table["rows"] == [{"dataset": "Парки і сквери міста", "count": 3}]

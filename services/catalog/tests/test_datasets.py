@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from catalog.testing import FULL_PASSPORT, uid
 
@@ -384,3 +386,33 @@ async def test_uploaded_file_fills_size_and_checksum(gw, api, admin, system, eve
         headers=admin,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "file_id"]
+
+
+async def test_id_filter_returns_only_the_named_visible_datasets(gw, api, admin, moderator):
+    """`?id=` (the dashboard's one-call title lookup): only the named ids, drafts stay hidden."""
+    org = await api.org()
+    editor = await api.editor(org["id"])
+    a = await api.published(org["id"], editor, moderator, title="Реєстр зупинок транспорту")
+    b = await api.published(org["id"], editor, moderator, title="Бюджет громади")
+    await api.published(org["id"], editor, moderator, title="Перелік шкіл")
+    draft = (await api.dataset(org["id"], editor, title="Чернетка про парки")).json()
+    ids = [a["id"], b["id"], draft["id"]]
+    r = await gw.get("/api/v1/datasets", params={"id": ",".join(ids), "facets": "false"})
+    assert r.status_code == 200, r.text
+    assert {i["id"] for i in r.json()["items"]} == {a["id"], b["id"]}
+    assert r.json()["total"] == 2
+    titles = {i["title"] for i in r.json()["items"]}
+    assert titles == {"Реєстр зупинок транспорту", "Бюджет громади"}
+    # repeated form and the member's view of drafts
+    r = await gw.get(
+        "/api/v1/datasets",
+        params=[("id", a["id"]), ("id", draft["id"]), ("status", "all")],
+        headers=editor,
+    )
+    assert {i["id"] for i in r.json()["items"]} == {a["id"], draft["id"]}
+    # not an id, or too many: 422 naming the parameter
+    r = await gw.get("/api/v1/datasets", params={"id": f"{a['id']},' OR 1=1 --"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "id"]
+    many = ",".join(str(uuid.uuid4()) for _ in range(101))
+    r = await gw.get("/api/v1/datasets", params={"id": many})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")

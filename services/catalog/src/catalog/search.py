@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import defer
 
 from catalog import text
-from catalog.common import jsonable
+from catalog.common import jsonable, unprocessable
 from catalog.datasets import api_view, resource_document
 from catalog.models import Dataset, Organization, Resource
 
@@ -30,11 +30,25 @@ StatusFilter = Literal["published", "draft", "submitted", "rejected", "archived"
 Sort = Literal["relevance", "newest", "modified", "title"]
 
 
-def _list(values: list[str] | None) -> list[str]:
+def _list(values: list[str] | None, cap: int = 20) -> list[str]:
     out: list[str] = []
     for v in values or []:
         out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out[:20]
+    return out[:cap]
+
+
+def _uuids(values: list[str] | None) -> list[uuid.UUID]:
+    """Dataset ids from `id=a,b&id=c` (at most 100); anything that is not a UUID is a 422."""
+    raw = _list(values, cap=101)
+    if len(raw) > 100:
+        raise unprocessable(["query", "id"], "at most 100 dataset ids per request")
+    out = []
+    for v in raw:
+        try:
+            out.append(uuid.UUID(v))
+        except ValueError:
+            raise unprocessable(["query", "id"], f"not a dataset id: {v[:60]!r}") from None
+    return out
 
 
 @router.get("", summary="Search and list datasets, with facets")
@@ -42,6 +56,10 @@ async def search_datasets(
     session: SessionDep,
     principal: OptionalPrincipal,
     q: Annotated[str | None, Query(max_length=300)] = None,
+    id: Annotated[
+        list[str] | None,
+        Query(description="only these dataset ids (comma-separated or repeated, at most 100)"),
+    ] = None,
     organization: Annotated[list[str] | None, Query(description="organization id or slug")] = None,
     theme: Annotated[list[str] | None, Query()] = None,
     format: Annotated[list[str] | None, Query()] = None,
@@ -73,6 +91,11 @@ async def search_datasets(
             cond.append(d.c.status != "deleted")
         else:
             cond.append(d.c.status == status)
+    if id:
+        ids_filter = _uuids(id)
+        cond.append(d.c.id.in_(ids_filter or [uuid.uuid4()]))
+    else:
+        ids_filter = []
     orgs = _list(organization)
     if orgs:
         ids, slugs = [], []
@@ -116,6 +139,7 @@ async def search_datasets(
     if status == "published" and not needs_review:
         key = (
             q and text.normalize(q),
+            tuple(sorted(map(str, ids_filter))),
             tuple(sorted(orgs)),
             tuple(sorted(theme or [])),
             tuple(sorted(f.upper() for f in fmts or [])),
