@@ -3,12 +3,19 @@
     make run                                   # in another terminal (seeded demo data)
     uv run python -m bench.load_portal --duration 60 --concurrency 16
     uv run python -m bench.load_portal --self-contained --duration 30   # own servers+system
+    uv run python -m bench.load_portal --self-contained --find-rate --duration 20
 
 A realistic mix — catalog search, dataset pages, file downloads, CKAN harvesting
 (package_search pages, package_show) and writes (editors creating draft datasets) — for a
 bounded time with bounded concurrency on loopback, beside the gateway's bare /healthz
 ceiling measured in the same run. Prints throughput, p50/p99 and error rate per endpoint
 and the RSS of every service process at start and end.
+
+Two ways to load: closed loop (`--concurrency` clients, each sending its next request when the
+last one answers: the throughput ceiling, where latency is all queueing) and open loop (`--rate`:
+requests arrive on a Poisson clock whatever the answers take, latency counted from when each was
+due). `--find-rate` raises the open-loop rate by 1.4x per step until reads miss p99 <= 300 ms or
+anything fails, and reports the mix at the highest rate that held: the load the machine sustains.
 """
 
 from __future__ import annotations
@@ -196,8 +203,14 @@ async def _prepare(client: httpx.AsyncClient, admin_email: str, admin_password: 
 
 async def _one(client: httpx.AsyncClient, name: str, ctx: dict, stats: Stats) -> None:
     t0 = time.perf_counter()
+    status, expect = await _send(client, name, ctx)
+    stats.add(name, time.perf_counter() - t0, status, expect)
+
+
+async def _send(client: httpx.AsyncClient, name: str, ctx: dict) -> tuple[int | None, tuple]:
+    """One request of the mix: (status or None when the connection failed, expected statuses)."""
     status: int | None = None
-    expect = (200,)
+    expect: tuple = (200,)
     try:
         if name == "health":
             r = await client.get("/healthz")
@@ -238,7 +251,7 @@ async def _one(client: httpx.AsyncClient, name: str, ctx: dict, stats: Stats) ->
         status = r.status_code
     except httpx.HTTPError:
         status = None
-    stats.add(name, time.perf_counter() - t0, status, expect)
+    return status, expect
 
 
 async def _phase(
@@ -256,6 +269,60 @@ async def _phase(
         t0 = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return stats, time.monotonic() - t0
+
+
+async def _open_phase(
+    url: str,
+    ctx: dict,
+    names: list[str],
+    weights: list[int],
+    seconds: float,
+    rate: float,
+    max_inflight: int = 64,
+) -> tuple[Stats, float]:
+    """Open loop: requests arrive at `rate` per second (Poisson), whatever the answers take.
+
+    Latency is measured from the moment a request was due, not from when it was sent, so a
+    stalled server is charged for the queue it causes (no coordinated omission). A request that
+    finds `max_inflight` requests outstanding is not sent and counts as an error (`dropped`).
+    """
+    stats = Stats()
+    limits = httpx.Limits(max_connections=max_inflight, max_keepalive_connections=max_inflight)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        inflight: set[asyncio.Task] = set()
+
+        async def timed(name: str, due: float) -> None:
+            status, expect = await _send(client, name, ctx)
+            stats.add(name, time.perf_counter() - due, status, expect)
+
+        t0 = time.perf_counter()
+        due = t0
+        end = t0 + seconds
+        while True:
+            due += random.expovariate(rate)
+            if due >= end:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            name = random.choices(names, weights)[0]
+            if len(inflight) >= max_inflight:  # an error, but no latency to record
+                stats.errors[name] += 1
+                stats.samples.setdefault(name, "dropped: too many outstanding")
+                continue
+            task = asyncio.create_task(timed(name, due))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+        if inflight:
+            await asyncio.gather(*inflight)
+        return stats, time.perf_counter() - t0
+
+
+READS = ("search", "dataset_page", "dataset_list_org", "download", "ckan_search", "ckan_show")
+
+
+def reads_p99(st: Stats) -> float:
+    return _pct([x for n in READS for x in st.lat.get(n, [])], 99)
 
 
 def table(rows: list[tuple[str, Stats, float]]) -> str:
@@ -285,6 +352,10 @@ async def run_load(
     duration: float,
     concurrency: int,
     pids: dict[str, int] | None = None,
+    rate: float | None = None,
+    find_rate: bool = False,
+    max_rate: float = 400.0,
+    target_ms: float = 300.0,
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         ctx = await _prepare(client, admin_email, admin_password)
@@ -293,11 +364,31 @@ async def run_load(
         url, ctx, ["health"], [1], max(2.0, duration / 4), concurrency
     )
     names, weights = [n for n, _ in MIX], [w for _, w in MIX]
-    mix, t_mix = await _phase(url, ctx, names, weights, duration, concurrency)
+    steps: list[tuple[float, Stats, float]] = []
+    if find_rate:
+        # open loop, rising rate: the highest rate whose reads keep p99 under the target with no
+        # errors is the load the machine sustains; the mix table is reported at that rate
+        r = rate or 5.0
+        mix, t_mix = Stats(), 0.0
+        while r <= max_rate:
+            st, el = await _open_phase(url, ctx, names, weights, duration, r)
+            steps.append((r, st, el))
+            ok = reads_p99(st) * 1000 <= target_ms and not any(st.errors.values())
+            if not ok:
+                break
+            mix, t_mix = st, el
+            r = round(r * 1.4, 1)
+    elif rate:
+        mix, t_mix = await _open_phase(url, ctx, names, weights, duration, rate)
+    else:
+        mix, t_mix = await _phase(url, ctx, names, weights, duration, concurrency)
     rss_end = service_rss(url, pids)
     return {
         "ceiling": (ceiling, t_ceiling),
         "mix": (mix, t_mix),
+        "steps": steps,
+        "rate": rate,
+        "target_ms": target_ms,
         "rss_start": rss_start,
         "rss_end": rss_end,
     }
@@ -308,10 +399,30 @@ def report(res: dict[str, Any], concurrency: int) -> str:
 
     ceiling, t_c = res["ceiling"]
     mix, t_m = res["mix"]
+    load = f"concurrency {concurrency} (closed loop)"
+    if res.get("steps"):
+        load = f"open loop, highest rate with reads p99 <= {res['target_ms']:g} ms and no errors"
+    elif res.get("rate"):
+        load = f"open loop at {res['rate']:g} req/s"
     out = [
         f"load_portal {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}), "
-        f"concurrency {concurrency}, mix {t_m:.0f} s",
+        f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, load average "
+        f"{os.getloadavg()[0]:.1f}), {load}, mix {t_m:.0f} s",
+    ]
+    if res.get("steps"):
+        out.append(
+            f"{'rate req/s':>11}{'achieved':>10}{'reads p50 ms':>14}{'reads p99 ms':>14}"
+            f"{'errors':>8}"
+        )
+        for r, st, el in res["steps"]:
+            reads = [x for n in READS for x in st.lat.get(n, [])]
+            n = sum(len(x) for x in st.lat.values())
+            out.append(
+                f"{r:>11g}{n / el:>10.1f}{_pct(reads, 50) * 1000:>14.1f}"
+                f"{reads_p99(st) * 1000:>14.1f}{sum(st.errors.values()):>8}"
+            )
+        out.append("")
+    out += [
         table([("", ceiling, t_c), ("", mix, t_m)]),
         "",
         f"{'process':<16}{'RSS start MiB':>14}{'RSS end MiB':>13}",
@@ -335,6 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=os.environ.get("PORTAL_DATA_DIR", "./var"))
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rate", type=float, help="open loop: requests per second (Poisson arrivals)")
+    ap.add_argument(
+        "--find-rate",
+        action="store_true",
+        help="open loop, rate x1.4 per step (from --rate, default 5) until reads p99 > --target-ms",
+    )
+    ap.add_argument("--target-ms", type=float, default=300.0)
     ap.add_argument(
         "--self-contained",
         action="store_true",
@@ -378,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
                     duration=args.duration,
                     concurrency=args.concurrency,
                     pids=pids or None,
+                    rate=args.rate,
+                    find_rate=args.find_rate,
+                    target_ms=args.target_ms,
                 )
             )
         finally:
@@ -398,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
                 password,
                 duration=args.duration,
                 concurrency=args.concurrency,
+                rate=args.rate,
+                find_rate=args.find_rate,
+                target_ms=args.target_ms,
             )
         )
     print(report(res, args.concurrency))
