@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from urllib.parse import quote, urlsplit
 
+import asyncpg
 from catalog.testing import uid
 
 GOOD_DESCRIPTION = (
@@ -246,3 +247,39 @@ async def test_search_answers_follow_every_change(gw, api, admin, moderator):
     assert [i["id"] for i in r["items"]] == [ds2["id"], ds3["id"]] and r["sort"] == "relevance"
     r = (await gw.get("/api/v1/datasets", params={**params, "sort": "modified"})).json()
     assert [i["id"] for i in r["items"]] == [ds3["id"], ds2["id"]]
+
+
+async def test_draft_work_leaves_the_public_search_cache_alone(gw, api, admin, moderator, system):
+    """Editors saving drafts neither empty the public search cache nor queue on its generation
+    row; a write the public can see (publish, then archive) moves it."""
+    conn = await asyncpg.connect(system.servers.postgres.dsn("portal_catalog" + system.db_suffix))
+    try:
+
+        async def gen() -> int:
+            return await conn.fetchval("SELECT gen FROM search_state WHERE id = 1")
+
+        org = await api.org()
+        editor = await api.editor(org["id"])
+        before = await gen()
+        r = await api.dataset(org["id"], editor, title="Чернетка: графік вивезення сміття")
+        assert r.status_code == 201, r.text
+        ds = r.json()
+        tag = await api.etag(f"/api/v1/datasets/{ds['id']}", editor)
+        r = await gw.patch(
+            f"/api/v1/datasets/{ds['id']}",
+            json={"title": "Чернетка: графік вивезення твердих побутових відходів"},
+            headers={**editor, "If-Match": tag},
+        )
+        assert r.status_code == 200, r.text
+        await api.resource(ds["id"], editor, name="Графік", format="csv")
+        assert await gen() == before  # (organization writes by other tests could move it)
+        assert (await api.action(ds["id"], "submit", editor)).status_code == 200
+        assert await gen() == before
+        r = await api.action(ds["id"], "publish", moderator, {"override_reason": "перевірено"})
+        assert r.status_code == 200, r.text
+        published = await gen()
+        assert published > before
+        assert (await api.action(ds["id"], "archive", editor)).status_code == 200
+        assert await gen() > published
+    finally:
+        await conn.close()
