@@ -67,6 +67,31 @@ def s3_multipart_uploads(servers: Any, prefix: str) -> list[str]:
     return [u.object_name for u in result.uploads]
 
 
+@pytest.fixture(scope="module")
+async def small_app(servers: Any, system: Any) -> Any:
+    """The storage app in this process, with a 12 MiB limit, on the system's database and S3."""
+    from storage.main import create_app
+    from storage.settings import Settings
+
+    env = system.env["storage"]
+    settings = Settings(
+        database_url=env["PORTAL_STORAGE_DATABASE_URL"],
+        nats_url=servers.nats_url,
+        s3_endpoint=servers.s3_endpoint,
+        s3_access_key=servers.s3_access_key,
+        s3_secret_key=servers.s3_secret_key,
+        s3_bucket=servers.s3_bucket,
+        jwks_url=env["PORTAL_STORAGE_JWKS_URL"],
+        run_worker=False,
+        max_file_size=12 * MiB,
+        part_size=5 * MiB,
+        log_json=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        yield app, state
+
+
 class Generated:
     """Bytes made on the fly (never held whole), hashed as they are produced."""
 

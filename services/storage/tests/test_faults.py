@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
 from .conftest import Generated, MiB, Org, s3_keys, s3_multipart_uploads
 
@@ -41,31 +40,6 @@ async def test_s3_down_gives_503(
         assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
 
     await eventually(back, timeout=30, interval=0.5)
-
-
-@pytest.fixture(scope="module")
-async def small_app(servers: Any, system: Any) -> Any:
-    """The storage app in this process, with a 12 MiB limit, on the system's database and S3."""
-    from storage.main import create_app
-    from storage.settings import Settings
-
-    env = system.env["storage"]
-    settings = Settings(
-        database_url=env["PORTAL_STORAGE_DATABASE_URL"],
-        nats_url=servers.nats_url,
-        s3_endpoint=servers.s3_endpoint,
-        s3_access_key=servers.s3_access_key,
-        s3_secret_key=servers.s3_secret_key,
-        s3_bucket=servers.s3_bucket,
-        jwks_url=env["PORTAL_STORAGE_JWKS_URL"],
-        run_worker=False,
-        max_file_size=12 * MiB,
-        part_size=5 * MiB,
-        log_json=False,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        yield app, state
 
 
 async def test_oversize_streamed_is_refused_and_aborted(
