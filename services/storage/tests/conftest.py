@@ -92,6 +92,51 @@ async def small_app(servers: Any, system: Any) -> Any:
         yield app, state
 
 
+def dataset_event(
+    type_: str, ds: uuid.UUID, org_id: uuid.UUID, file_id: str, revision: int, status: str
+) -> Any:
+    """A catalog event carrying a dataset document whose one resource names ``file_id``."""
+    from portal_kit.events.envelope import make_event
+
+    now = "2026-11-27T10:00:00Z"
+    res = {
+        "id": str(uuid.uuid4()),
+        "dataset_id": str(ds),
+        "name": "Дані",
+        "file_id": file_id,
+        "created_at": now,
+        "modified_at": now,
+    }
+    doc = {
+        "id": str(ds),
+        "name": f"ds-{ds.hex[:8]}",
+        "title": "Набір",
+        "status": status,
+        "organization_id": str(org_id),
+        "created_at": now,
+        "modified_at": now,
+        "revision": revision,
+        "resources": [res],
+    }
+    return make_event(source="/catalog", type=type_, data=doc, subject=str(ds))
+
+
+async def publish_events(servers: Any, *events: Any) -> None:
+    """Publish CloudEvents to the real JetStream (subject = type). Each gets a fresh
+    ``Nats-Msg-Id``, so an event published twice reaches the consumers twice (their inbox)."""
+    import secrets
+
+    import nats
+
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        for ev in events:
+            await js.publish(ev.type, ev.to_json(), headers={"Nats-Msg-Id": secrets.token_hex(8)})
+    finally:
+        await nc.close()
+
+
 class Generated:
     """Bytes made on the fly (never held whole), hashed as they are produced."""
 

@@ -20,7 +20,7 @@ from portal_kit.events.tables import DeadLetter
 from storage.models import StoredFile
 from storage.service import derived_id
 
-from .conftest import Org, s3_keys
+from .conftest import Org, dataset_event, publish_events, s3_keys
 
 CSV = "Адреса зупинки,,Кількість маршрутів\nвул. Соборна,12,5\nпросп. Металургів,3а,7\n".encode()
 
@@ -49,19 +49,6 @@ def derived_event(servers: Any, source: dict[str, Any], data: bytes, **kw: Any) 
     )
 
 
-async def publish(servers: Any, *events: CloudEvent, subject: str | None = None) -> None:
-    nc = await nats.connect(servers.nats_url)
-    try:
-        js = nc.jetstream()
-        for ev in events:
-            # a fresh Nats-Msg-Id each time: a repeated event id reaches the consumer's inbox
-            await js.publish(
-                subject or ev.type, ev.to_json(), headers={"Nats-Msg-Id": secrets.token_hex(8)}
-            )
-    finally:
-        await nc.close()
-
-
 async def upload_source(gw: httpx.AsyncClient, org: Org) -> dict[str, Any]:
     r = await gw.post(
         f"/api/v1/files?organization_id={org.id}",
@@ -79,7 +66,7 @@ async def test_derived_file_follows_its_source(
     ev = derived_event(servers, src, CSV)
     put(servers, ev.data["key"], CSV)
     again = ev.model_copy(update={"id": str(uuid.uuid4())})  # quality re-validated: same CSV
-    await publish(servers, ev, ev, again)
+    await publish_events(servers, ev, ev, again)
     did = str(derived_id(uuid.UUID(src["id"]), ev.data["sha256"]))
 
     async def listed() -> dict[str, Any]:
@@ -121,33 +108,9 @@ async def test_derived_file_follows_its_source(
 
     # the source is published by a dataset of its organization: the copy becomes public with it
     ds = uuid.uuid4()
-
-    def doc(revision: int, status: str) -> dict[str, Any]:
-        now = "2026-12-01T10:00:00Z"
-        res = {
-            "id": str(uuid.uuid4()),
-            "dataset_id": str(ds),
-            "name": "Зупинки",
-            "file_id": src["id"],
-            "created_at": now,
-            "modified_at": now,
-        }
-        return {
-            "id": str(ds),
-            "name": f"ds-{ds.hex[:8]}",
-            "title": "Зупинки",
-            "status": status,
-            "organization_id": str(org.id),
-            "created_at": now,
-            "modified_at": now,
-            "revision": revision,
-            "resources": [res],
-        }
-
-    def catalog(t: str, revision: int, status: str) -> CloudEvent:
-        return make_event(source="/catalog", type=t, data=doc(revision, status), subject=str(ds))
-
-    await publish(servers, catalog("catalog.dataset.published", 2, "published"))
+    await publish_events(
+        servers, dataset_event("catalog.dataset.published", ds, org.id, src["id"], 2, "published")
+    )
 
     async def public() -> None:
         r = await gw.get(f"/api/v1/files/{did}")
@@ -158,7 +121,9 @@ async def test_derived_file_follows_its_source(
     r = await gw.delete(f"/api/v1/files/{did}", headers=org.h)
     assert r.status_code == 409  # public with its source
 
-    await publish(servers, catalog("catalog.dataset.archived", 3, "archived"))
+    await publish_events(
+        servers, dataset_event("catalog.dataset.archived", ds, org.id, src["id"], 3, "archived")
+    )
 
     async def private() -> None:
         assert (await gw.get(f"/api/v1/files/{did}")).status_code == 404
@@ -181,7 +146,7 @@ async def test_missing_object_is_retried_until_it_appears(
     src = await upload_source(gw, org)
     ev = derived_event(servers, src, CSV)
     did = derived_id(uuid.UUID(src["id"]), ev.data["sha256"])
-    await publish(servers, ev)
+    await publish_events(servers, ev)
     await asyncio.sleep(2.0)  # delivered at least once by now: nothing recorded without the object
     assert (await gw.get(f"/api/v1/files/{did}/info", headers=org.h)).status_code == 404
     put(servers, ev.data["key"], CSV)
