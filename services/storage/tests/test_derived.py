@@ -185,21 +185,23 @@ async def test_unrecordable_events_are_dead_lettered(
         max_deliver=1,
     )
     nc = await nats.connect(servers.nats_url)
+    js = nc.jetstream()
     try:
-        js = nc.jetstream()
         await js.add_stream(name=stream, subjects=[subject])
-        for ev in (wrong_size, unknown):
-            await js.publish(subject, ev.to_json())
-        psub = await js.pull_subscribe(subject, durable=f"t{tag}", stream=stream)
-        msgs = await psub.fetch(2, timeout=5)
-        outcomes = [
-            await handle_message(m, sub=sub, sessionmaker=ctx.sessionmaker, service="storage")
-            for m in msgs
-        ]
-        assert outcomes == ["dead", "dead"]
-        await js.delete_stream(stream)
+        try:
+            for ev in (wrong_size, unknown):
+                await js.publish(subject, ev.to_json())
+            psub = await js.pull_subscribe(subject, durable=f"t{tag}", stream=stream)
+            msgs = await psub.fetch(2, timeout=5)
+            outcomes = [
+                await handle_message(m, sub=sub, sessionmaker=ctx.sessionmaker, service="storage")
+                for m in msgs
+            ]
+        finally:
+            await js.delete_stream(stream)
     finally:
         await nc.close()
+    assert outcomes == ["dead", "dead"]
     async with ctx.sessionmaker() as session:
         rows = (
             await session.exec(  # type: ignore[call-overload]
