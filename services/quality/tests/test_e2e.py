@@ -287,3 +287,115 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
         assert "Звернень щодо даних,1" in r.content.decode("utf-8-sig"), r.text
 
     await eventually(rated, timeout=40, interval=1.0)
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Зупинки"
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+async def test_xlsx_gets_a_derived_csv_in_storage(gw, world, system, eventually) -> None:
+    """Issue 5: an XLSX gets a UTF-8 CSV stored back through the storage service, as visible as
+    its source (private while the dataset is a draft, public once published), idempotent."""
+    import json
+
+    import nats
+    from portal_kit.events.envelope import CloudEvent
+
+    api, org, editor, moderator = world["api"], world["org"], world["editor"], world["moderator"]
+    r = await api.dataset(
+        org["id"],
+        editor,
+        title="Зупинки громадського транспорту (таблиця)",
+        description=LONG_DESC,
+        purpose=PURPOSE,
+    )
+    assert r.status_code == 201, r.text
+    ds = r.json()
+    rows = [ROWS[0], *[[c if i != 3 else int(c) for i, c in enumerate(r)] for r in ROWS[1:]]]
+    src = await upload(gw, editor, org["id"], "Зупинки ’24.xlsx", xlsx_bytes(rows))
+    res = await attach(gw, editor, ds["id"], src["id"], "Зупинки (XLSX)", "XLSX", eventually)
+
+    async def derived() -> dict[str, Any]:
+        r = await gw.get(f"/api/v1/quality/resources/{res['id']}", headers=editor)
+        assert r.status_code == 200, r.text
+        assert r.json().get("derived_file_id"), r.json()
+        return r.json()
+
+    rep = await eventually(derived, timeout=60, interval=0.3)
+    assert rep["stars"] == 3 and rep["validation"]["detected_format"] == "XLSX"
+    did = rep["derived_file_id"]
+    assert rep["derived_file_url"] == f"/api/v1/files/{did}"
+
+    # downloadable through the gateway's storage route as UTF-8, Cyrillic intact
+    r = await gw.get(rep["derived_file_url"], headers=editor)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    lines = r.content.decode("utf-8").splitlines()
+    assert (
+        lines[0] == ",".join(ROWS[0])
+        and lines[4] == "z-004,Об'єкт «Дніпрогес»,Дніпровський,9,2024-03-04"
+    )
+    info = (await gw.get(f"/api/v1/files/{did}/info", headers=editor)).json()
+    assert info["derived_from"] == src["id"] and info["name"] == "Зупинки ’24.csv"
+    assert info["organization_id"] == org["id"] and info["visibility"] == "private"
+    source = (await gw.get(f"/api/v1/files/{src['id']}/info", headers=editor)).json()
+    assert [(d["id"], d["media_type"]) for d in source["derived"]] == [
+        (did, "text/csv; charset=utf-8")
+    ]
+    # private while the dataset is a draft: anonymous and outsiders see nothing
+    assert (await gw.get(f"/api/v1/files/{did}")).status_code == 404
+    assert (await gw.get(f"/api/v1/files/{did}", headers=world["outsider"])).status_code == 404
+
+    # quality.file.derived delivered again (same event, and the same CSV announced anew)
+    db = next(d for d in system.databases() if d.startswith("portal_quality"))
+    out = system.servers.postgres.psql(
+        "SELECT payload FROM outbox_message WHERE type = 'quality.file.derived' "
+        f"AND payload->>'subject' = '{src['id']}'",
+        database=db,
+    )
+    [payload] = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    ev = CloudEvent.model_validate(payload)
+    nc = await nats.connect(system.servers.nats_url)
+    try:
+        js = nc.jetstream()
+        for e in (ev, ev.model_copy(update={"id": "redelivered-" + ev.id})):
+            await js.publish(e.type, e.to_json(), headers={"Nats-Msg-Id": "again-" + e.id})
+    finally:
+        await nc.close()
+
+    # published: the derived CSV becomes public with its source
+    assert (await api.action(ds["id"], "submit", editor)).status_code == 200
+    r = await api.action(ds["id"], "publish", moderator)
+    assert r.status_code == 200, r.text
+
+    async def public() -> None:
+        r = await gw.get(f"/api/v1/files/{did}")
+        assert r.status_code == 200, r.text
+        assert "Площа Маяковського" in r.content.decode("utf-8")
+
+    await eventually(public, timeout=30, interval=0.3)
+
+    def handled_twice() -> None:  # both deliveries reached storage's consumer
+        storage_db = next(d for d in system.databases() if d.startswith("portal_storage"))
+        n = system.servers.postgres.psql(
+            "SELECT count(*) FROM inbox_message WHERE consumer = 'storage__derived' "
+            f"AND event_id IN ('{ev.id}', 'redelivered-{ev.id}')",
+            database=storage_db,
+        ).stdout.strip()
+        assert n == "2", n
+
+    await eventually(handled_twice, timeout=30, interval=0.3)
+    r = await gw.get(f"/api/v1/files?organization_id={org['id']}", headers=editor)
+    mine = [f for f in r.json()["items"] if f["derived_from"] == src["id"]]
+    assert [f["id"] for f in mine] == [did], mine  # no second file from the redeliveries

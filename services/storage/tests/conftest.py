@@ -67,6 +67,76 @@ def s3_multipart_uploads(servers: Any, prefix: str) -> list[str]:
     return [u.object_name for u in result.uploads]
 
 
+@pytest.fixture(scope="module")
+async def small_app(servers: Any, system: Any) -> Any:
+    """The storage app in this process, with a 12 MiB limit, on the system's database and S3."""
+    from storage.main import create_app
+    from storage.settings import Settings
+
+    env = system.env["storage"]
+    settings = Settings(
+        database_url=env["PORTAL_STORAGE_DATABASE_URL"],
+        nats_url=servers.nats_url,
+        s3_endpoint=servers.s3_endpoint,
+        s3_access_key=servers.s3_access_key,
+        s3_secret_key=servers.s3_secret_key,
+        s3_bucket=servers.s3_bucket,
+        jwks_url=env["PORTAL_STORAGE_JWKS_URL"],
+        run_worker=False,
+        max_file_size=12 * MiB,
+        part_size=5 * MiB,
+        log_json=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        yield app, state
+
+
+def dataset_event(
+    type_: str, ds: uuid.UUID, org_id: uuid.UUID, file_id: str, revision: int, status: str
+) -> Any:
+    """A catalog event carrying a dataset document whose one resource names ``file_id``."""
+    from portal_kit.events.envelope import make_event
+
+    now = "2026-11-27T10:00:00Z"
+    res = {
+        "id": str(uuid.uuid4()),
+        "dataset_id": str(ds),
+        "name": "Дані",
+        "file_id": file_id,
+        "created_at": now,
+        "modified_at": now,
+    }
+    doc = {
+        "id": str(ds),
+        "name": f"ds-{ds.hex[:8]}",
+        "title": "Набір",
+        "status": status,
+        "organization_id": str(org_id),
+        "created_at": now,
+        "modified_at": now,
+        "revision": revision,
+        "resources": [res],
+    }
+    return make_event(source="/catalog", type=type_, data=doc, subject=str(ds))
+
+
+async def publish_events(servers: Any, *events: Any) -> None:
+    """Publish CloudEvents to the real JetStream (subject = type). Each gets a fresh
+    ``Nats-Msg-Id``, so an event published twice reaches the consumers twice (their inbox)."""
+    import secrets
+
+    import nats
+
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        for ev in events:
+            await js.publish(ev.type, ev.to_json(), headers={"Nats-Msg-Id": secrets.token_hex(8)})
+    finally:
+        await nc.close()
+
+
 class Generated:
     """Bytes made on the fly (never held whole), hashed as they are produced."""
 

@@ -7,9 +7,16 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
-from .conftest import Generated, MiB, Org, s3_keys, s3_multipart_uploads
+from .conftest import (
+    Generated,
+    MiB,
+    Org,
+    dataset_event,
+    publish_events,
+    s3_keys,
+    s3_multipart_uploads,
+)
 
 
 async def test_s3_down_gives_503(
@@ -41,31 +48,6 @@ async def test_s3_down_gives_503(
         assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
 
     await eventually(back, timeout=30, interval=0.5)
-
-
-@pytest.fixture(scope="module")
-async def small_app(servers: Any, system: Any) -> Any:
-    """The storage app in this process, with a 12 MiB limit, on the system's database and S3."""
-    from storage.main import create_app
-    from storage.settings import Settings
-
-    env = system.env["storage"]
-    settings = Settings(
-        database_url=env["PORTAL_STORAGE_DATABASE_URL"],
-        nats_url=servers.nats_url,
-        s3_endpoint=servers.s3_endpoint,
-        s3_access_key=servers.s3_access_key,
-        s3_secret_key=servers.s3_secret_key,
-        s3_bucket=servers.s3_bucket,
-        jwks_url=env["PORTAL_STORAGE_JWKS_URL"],
-        run_worker=False,
-        max_file_size=12 * MiB,
-        part_size=5 * MiB,
-        log_json=False,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        yield app, state
 
 
 async def test_oversize_streamed_is_refused_and_aborted(
@@ -101,9 +83,6 @@ async def test_oversize_streamed_is_refused_and_aborted(
 async def test_visibility_follows_catalog_events(
     gw: httpx.AsyncClient, org: Org, servers: Any, eventually: Any
 ) -> None:
-    import nats
-    from portal_kit.events.envelope import make_event
-
     r = await gw.post(
         f"/api/v1/files?organization_id={org.id}",
         content=b"a;b\n1;2\n",
@@ -112,54 +91,28 @@ async def test_visibility_follows_catalog_events(
     fid = r.json()["id"]
     ds = uuid.uuid4()
 
-    def doc(revision: int, status: str) -> dict:
-        now = "2026-11-27T10:00:00Z"
-        res = {
-            "id": str(uuid.uuid4()),
-            "dataset_id": str(ds),
-            "name": "Дані",
-            "file_id": fid,
-            "created_at": now,
-            "modified_at": now,
-        }
-        return {
-            "id": str(ds),
-            "name": f"ds-{ds.hex[:8]}",
-            "title": "Набір",
-            "status": status,
-            "organization_id": str(org.id),
-            "created_at": now,
-            "modified_at": now,
-            "revision": revision,
-            "resources": [res],
-        }
+    def event(t: str, revision: int, status: str) -> Any:
+        return dataset_event(t, ds, org.id, fid, revision, status)
 
-    nc = await nats.connect(servers.nats_url)
-    js = nc.jetstream()
-    try:
+    await publish_events(
+        servers,
+        event("catalog.dataset.published", 3, "published"),
+        event("catalog.dataset.updated", 2, "draft"),  # older, arrives late: ignored
+    )
 
-        async def publish(t: str, data: dict) -> None:
-            ev = make_event(source="/catalog", type=t, data=data, subject=str(ds))
-            await js.publish(t, ev.to_json(), headers={"Nats-Msg-Id": ev.id})
+    async def public() -> None:
+        r = await gw.get(f"/api/v1/files/{fid}")
+        assert r.status_code == 200 and r.content == b"a;b\n1;2\n"
 
-        await publish("catalog.dataset.published", doc(3, "published"))
-        await publish("catalog.dataset.updated", doc(2, "draft"))  # older, arrives late: ignored
+    await eventually(public, timeout=20)
+    assert (await gw.get(f"/api/v1/files/{fid}/info")).json()["visibility"] == "public"
+    assert (await gw.delete(f"/api/v1/files/{fid}", headers=org.h)).status_code == 409
+    await publish_events(servers, event("catalog.dataset.archived", 4, "archived"))
 
-        async def public() -> None:
-            r = await gw.get(f"/api/v1/files/{fid}")
-            assert r.status_code == 200 and r.content == b"a;b\n1;2\n"
+    async def private() -> None:
+        assert (await gw.get(f"/api/v1/files/{fid}")).status_code == 404
 
-        await eventually(public, timeout=20)
-        assert (await gw.get(f"/api/v1/files/{fid}/info")).json()["visibility"] == "public"
-        assert (await gw.delete(f"/api/v1/files/{fid}", headers=org.h)).status_code == 409
-        await publish("catalog.dataset.archived", doc(4, "archived"))
-
-        async def private() -> None:
-            assert (await gw.get(f"/api/v1/files/{fid}")).status_code == 404
-
-        await eventually(private, timeout=20)
-    finally:
-        await nc.close()
+    await eventually(private, timeout=20)
 
 
 async def test_expired_sessions_are_aborted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import tempfile
 import uuid
@@ -23,9 +24,19 @@ from quality.validate import validate_file
 log = logging.getLogger("quality.jobs")
 
 
+def _put_derived(ctx: ServiceContext, f: QFile, path: Path) -> service.DerivedObject:
+    """Blocking: hash the derived CSV, then write it next to the source (storage records it)."""
+    assert ctx.s3 is not None
+    with path.open("rb") as fh:
+        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+    key = service.derived_key_for(f.id, sha256)
+    ctx.s3.fput_object(f.bucket, key, str(path), content_type=service.DERIVED_MEDIA_TYPE)
+    return service.DerivedObject(f.bucket, key, path.stat().st_size, sha256)
+
+
 def _validate_from_s3(
     ctx: ServiceContext, f: QFile, schema: list[dict[str, Any]], fmt: str | None
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[dict[str, Any], service.DerivedObject | None]:
     """Blocking: stream the object from S3 through the validator; upload a derived CSV."""
     assert ctx.s3 is not None
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,11 +79,11 @@ def _validate_from_s3(
         finally:
             resp.close()
             resp.release_conn()
-        key = None
-        if report.get("derived_csv") and derived.exists() and not report.get("fatal"):
-            key = service.derived_key_for(f.id)
-            ctx.s3.fput_object(f.bucket, key, str(derived), content_type="text/csv; charset=utf-8")
-        return report, key
+        # a derived CSV is never derived again (the validator only converts spreadsheets)
+        wanted = f.derived_from is None and report.get("derived_csv") and not report.get("fatal")
+        if wanted and derived.exists():
+            return report, _put_derived(ctx, f, derived)
+        return report, None
 
 
 async def validate_one(ctx: ServiceContext) -> bool:
@@ -102,13 +113,13 @@ async def validate_one(ctx: ServiceContext) -> bool:
             schema = service.schema_for_file(docs)
             session.expunge(f)
     try:
-        report, key = await asyncio.to_thread(_validate_from_s3, ctx, f, schema, fmt)
+        report, derived = await asyncio.to_thread(_validate_from_s3, ctx, f, schema, fmt)
     except Exception:
         log.exception("validation of file %s crashed", f.id)
         return True
     async with ctx.sessionmaker() as session:
         async with session.begin():
-            await service.store_file_report(session, f.id, report, key)
+            await service.store_file_report(session, f.id, report, derived)
     if ctx.worker is not None:
         ctx.worker.wake_relay()
     return True

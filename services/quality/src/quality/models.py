@@ -72,7 +72,10 @@ class QFile(SQLModel, table=True):
     error_count: int = 0
     d_score: float | None = None
     schema_source: str | None = None
-    derived_key: str | None = None
+    derived_key: str | None = None  # the UTF-8 CSV quality wrote for a spreadsheet
+    derived_sha256: str | None = None
+    derived_file_id: uuid.UUID | None = None  # the storage file recording it (once announced)
+    derived_from: uuid.UUID | None = None  # set when this file is itself a derived CSV
     report: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
     methodology_version: str | None = None
     checked_at: datetime | None = _tsn()

@@ -122,6 +122,11 @@ async def resource_report(
                 if f.checked_at
                 else None,
                 "derived_csv_key": f.derived_key,
+                # the derived CSV as a storage file (download through the storage routes)
+                "derived_file_id": str(f.derived_file_id) if f.derived_file_id else None,
+                "derived_file_url": f"/api/v1/files/{f.derived_file_id}"
+                if f.derived_file_id
+                else None,
                 "validation": f.report,
             }
         )

@@ -9,12 +9,18 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from portal_kit.contracts.quality import DatasetAssessed, DatasetOverdue, ResourceAssessed
+from portal_kit.contracts.quality import (
+    DatasetAssessed,
+    DatasetOverdue,
+    FileDerived,
+    ResourceAssessed,
+)
 from portal_kit.contracts.quality import Finding as FindingDoc
 from portal_kit.db import utc_now
 from portal_kit.events.outbox import record
@@ -189,6 +195,13 @@ async def record_file(session: AsyncSession, data: dict[str, Any]) -> bool:
     fid = _uuid(data.get("id"))
     if fid is None:
         return False
+    source_id = _uuid(data.get("derived_from"))
+    if source_id is not None:
+        # storage recorded the CSV we derived: the source's report now names the storage file
+        # (only the current CSV of the source: an older one announced late is not taken)
+        src = await session.get(QFile, source_id, with_for_update=True)
+        if src is not None and src.derived_sha256 and src.derived_sha256 == data.get("sha256"):
+            src.derived_file_id = fid
     row = await session.get(QFile, fid)
     if row is not None:
         return False
@@ -204,6 +217,7 @@ async def record_file(session: AsyncSession, data: dict[str, Any]) -> bool:
             original_name=data.get("original_name"),
             created_at=_dt(data.get("created_at")),
             status="pending",
+            derived_from=source_id,
         )
     )
     return True
@@ -258,8 +272,55 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     } | {"errors": report.get("errors", [])}
 
 
+@dataclass(frozen=True)
+class DerivedObject:
+    """The UTF-8 CSV written to S3 for a spreadsheet (content-addressed key)."""
+
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+
+
+def derived_name(name: str | None) -> str:
+    """The source's name with ``.csv`` in place of its extension (Unicode kept)."""
+    base = (name or "").strip() or "data"
+    stem, dot, ext = base.rpartition(".")
+    if dot and stem.strip() and 0 < len(ext) <= 5:
+        base = stem
+    return base + ".csv"
+
+
+async def _announce_derived(
+    session: AsyncSession, row: QFile, d: DerivedObject, sheet: Any
+) -> None:
+    """``quality.file.derived`` in the report's transaction: storage records it as a file."""
+    await record(
+        session,
+        source=SOURCE,
+        type="quality.file.derived",
+        subject=str(row.id),
+        data=FileDerived(
+            source_file_id=row.id,
+            source_sha256=row.sha256,
+            organization_id=row.organization_id,
+            bucket=d.bucket,
+            key=d.key,
+            size=d.size,
+            sha256=d.sha256,
+            media_type=DERIVED_MEDIA_TYPE,
+            name=derived_name(row.original_name),
+            sheet=sheet if isinstance(sheet, str) else None,
+            derived_at=utc_now(),
+        ),
+    )
+
+
 async def store_file_report(
-    session: AsyncSession, file_id: uuid.UUID, report: dict[str, Any], derived_key: str | None
+    session: AsyncSession,
+    file_id: uuid.UUID,
+    report: dict[str, Any],
+    derived: DerivedObject | None,
 ) -> None:
     from quality.scoring import data_score
 
@@ -274,7 +335,14 @@ async def store_file_report(
     row.error_count = int(report.get("error_count") or 0)
     row.d_score = data_score(report)
     row.schema_source = report.get("schema_source")
-    row.derived_key = derived_key
+    if derived is None:
+        row.derived_key = row.derived_sha256 = row.derived_file_id = None
+    else:
+        if derived.sha256 != row.derived_sha256 or row.derived_file_id is None:
+            # a new CSV (or one storage has not announced yet); the same CSV again is not
+            row.derived_file_id = None
+            await _announce_derived(session, row, derived, report.get("sheet"))
+        row.derived_key, row.derived_sha256 = derived.key, derived.sha256
     row.methodology_version = version()
     row.checked_at = utc_now()
     datasets = await datasets_for_file(session, file_id)
@@ -574,10 +642,12 @@ async def emit_overdue(session: AsyncSession, now: datetime) -> int:
 
 
 DERIVED_PREFIX = "derived"
+DERIVED_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
-def derived_key_for(file_id: uuid.UUID) -> str:
-    return f"{DERIVED_PREFIX}/{file_id}.csv"
+def derived_key_for(file_id: uuid.UUID, sha256: str) -> str:
+    """Content-addressed: writing the same CSV again changes nothing storage recorded."""
+    return f"{DERIVED_PREFIX}/{file_id}/{sha256}.csv"
 
 
 def tmp_dir() -> Path:

@@ -28,6 +28,8 @@ class StoredFile(SQLModel, table=True):
     created_at: datetime = timestamp_field(default_factory=utc_now)
     deleted_at: datetime | None = timestamp_field(default=None)
     purged: bool = False  # object removed from S3 after deletion
+    # a copy made from another file (the UTF-8 CSV quality derives from an XLSX/XLS/ODS)
+    derived_from: uuid.UUID | None = Field(default=None, index=True)
 
 
 class FileReference(SQLModel, table=True):

@@ -201,7 +201,11 @@ async def list_files(
             .offset(offset)
         )
     ).all()
-    items = [FileInfo.of(f, public=bool(p), base_url=base_url(request)) for f, p in rows]
+    derived = await service.derived_of(session, [f.id for f, _ in rows])
+    items = [
+        FileInfo.of(f, public=bool(p), base_url=base_url(request), derived=derived.get(f.id))
+        for f, p in rows
+    ]
     return FileList(items=items, total=int(total), limit=limit, offset=offset)
 
 
@@ -299,7 +303,8 @@ async def file_info(
     request: Request, session: SessionDep, principal: OptionalPrincipal, file_id: uuid.UUID
 ) -> JSONResponse:
     f, public = await service.get_readable(session, file_id, principal)
-    body = FileInfo.of(f, public=public, base_url=base_url(request))
+    derived = (await service.derived_of(session, [f.id])).get(f.id)
+    body = FileInfo.of(f, public=public, base_url=base_url(request), derived=derived)
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag_of(f)})
 
 
@@ -328,13 +333,14 @@ async def delete_file(
         raise PreconditionFailed("The file has changed", etag=etag_of(f))
     if await service.is_public(session, f):
         raise Conflict("The file belongs to a published dataset; remove it there first")
-    await service.record_deleted(session, f)
+    gone = await service.delete_with_derived(session, f)  # its derived copies go with it
     await session.commit()
     wake_relay(request)
     s3 = ctx_of(request).extras.get("s3")
-    if s3 is not None and await s3io.remove_quietly(s3, f.bucket, f.key):
-        f.purged = True
-        session.add(f)  # committed by the request; if not, the purge loop does it
+    for g in gone:
+        if s3 is not None and await s3io.remove_quietly(s3, g.bucket, g.key):
+            g.purged = True
+            session.add(g)  # committed by the request; if not, the purge loop does it
     return Response(status_code=204)
 
 

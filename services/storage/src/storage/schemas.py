@@ -17,6 +17,46 @@ def _z(dt: datetime | None) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
+def _urls(f: StoredFile, base_url: str) -> tuple[str, str]:
+    from urllib.parse import quote
+
+    return (
+        f"{base_url.rstrip('/')}/files/{f.id}/{quote(f.name, safe='')}",
+        f"/api/v1/files/{f.id}",
+    )
+
+
+class DerivedFile(BaseModel):
+    """A copy made from this file (the UTF-8 CSV of a spreadsheet)."""
+
+    id: uuid.UUID
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    download_url: str
+    url: str
+
+    @field_serializer("created_at")
+    def _ser_dt(self, v: datetime) -> str | None:
+        return _z(v)
+
+    @classmethod
+    def of(cls, f: StoredFile, *, base_url: str) -> DerivedFile:
+        download_url, url = _urls(f, base_url)
+        return cls(
+            id=f.id,
+            name=f.name,
+            media_type=f.media_type,
+            size=f.size,
+            sha256=f.sha256,
+            created_at=f.created_at,
+            download_url=download_url,
+            url=url,
+        )
+
+
 class FileInfo(BaseModel):
     id: uuid.UUID
     organization_id: uuid.UUID
@@ -31,15 +71,23 @@ class FileInfo(BaseModel):
     uploaded_by: str | None = None
     download_url: str
     url: str  # API path of the bytes
+    derived_from: uuid.UUID | None = None  # the source of a derived copy
+    derived: list[DerivedFile] = Field(default_factory=list)  # copies made from this file
 
     @field_serializer("created_at")
     def _ser_dt(self, v: datetime) -> str | None:
         return _z(v)
 
     @classmethod
-    def of(cls, f: StoredFile, *, public: bool, base_url: str) -> FileInfo:
-        from urllib.parse import quote
-
+    def of(
+        cls,
+        f: StoredFile,
+        *,
+        public: bool,
+        base_url: str,
+        derived: list[StoredFile] | None = None,
+    ) -> FileInfo:
+        download_url, url = _urls(f, base_url)
         return cls(
             id=f.id,
             organization_id=f.organization_id,
@@ -52,8 +100,10 @@ class FileInfo(BaseModel):
             created_at=f.created_at,
             visibility="public" if public else "private",
             uploaded_by=f.uploaded_by,
-            download_url=f"{base_url.rstrip('/')}/files/{f.id}/{quote(f.name, safe='')}",
-            url=f"/api/v1/files/{f.id}",
+            download_url=download_url,
+            url=url,
+            derived_from=f.derived_from,
+            derived=[DerivedFile.of(d, base_url=base_url) for d in derived or []],
         )
 
 

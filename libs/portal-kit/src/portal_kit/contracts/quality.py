@@ -3,6 +3,7 @@
 - ``quality.resource.assessed``: data = ResourceAssessed
 - ``quality.dataset.assessed``: data = DatasetAssessed
 - ``quality.dataset.overdue``: data = DatasetOverdue
+- ``quality.file.derived``: data = FileDerived (storage records it as a file; subject = source id)
 """
 
 from __future__ import annotations
@@ -62,3 +63,25 @@ class DatasetOverdue(BaseModel):
     update_frequency: str | None = None
     due_at: datetime
     days_overdue: int
+
+
+class FileDerived(BaseModel):
+    """Quality wrote a UTF-8 CSV converted from a spreadsheet into the storage bucket.
+
+    The storage service records it as a file ``derived_from`` the source (same organization and
+    visibility) and announces it with ``storage.file.stored``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    source_file_id: uuid.UUID
+    source_sha256: str | None = None  # the source version the CSV was made from
+    organization_id: uuid.UUID | None = None  # the source's, as quality saw it
+    bucket: str
+    key: str
+    size: int
+    sha256: str  # of the CSV, computed by quality before it wrote the object
+    media_type: str = "text/csv; charset=utf-8"
+    name: str  # the source's name with .csv, Unicode kept
+    sheet: str | None = None  # the sheet that was converted
+    derived_at: datetime

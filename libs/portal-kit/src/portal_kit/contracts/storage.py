@@ -1,6 +1,6 @@
 """Events the storage service publishes.
 
-- ``storage.file.stored``: data = FileStored
+- ``storage.file.stored``: data = FileStored (also for a derived copy: ``derived_from`` set)
 - ``storage.file.deleted``: data = FileDeleted
 """
 
@@ -28,6 +28,8 @@ class FileStored(BaseModel):
     # added: what the name/header claimed, and whether the bytes disagree (a .csv that is a ZIP)
     declared_media_type: str | None = None
     type_mismatch: bool = False
+    # added: the file this one was derived from (the UTF-8 CSV of an XLSX/XLS/ODS), else None
+    derived_from: uuid.UUID | None = None
 
 
 class FileDeleted(BaseModel):
