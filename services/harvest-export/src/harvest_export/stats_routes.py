@@ -12,30 +12,17 @@ from fastapi import APIRouter, Request
 from portal_kit.db import SessionDep, utc_now
 
 from harvest_export.ckan_routes import settings_of
-from harvest_export.models import HxOrganization
+from harvest_export.models import HxDataset, HxFetch, HxOrganization
 
 router = APIRouter(prefix="/api/v1/stats/harvest", tags=["harvest statistics"])
 
-# the newest pull of each dataset by the national harvester (CKAN or DCAT), next to the
-# dataset's own clock: fetched when that pull is not older than its last change
-_FETCHED = sa.text(
-    """
-    WITH pulled AS (
-        SELECT u.id, max(p.at) AS at
-        FROM hx_pull p CROSS JOIN LATERAL unnest(p.ids) AS u(id)
-        WHERE p.kind IN ('ckan', 'dcat')
-          AND (p.client = ANY(:clients) OR p.user_agent ILIKE ANY(:agents))
-        GROUP BY u.id
-    )
-    SELECT d.organization_id, d.metadata_modified, pulled.at
-    FROM hx_dataset d LEFT JOIN pulled ON pulled.id = d.id
-    WHERE d.served
-    """
+# every served dataset beside the national harvester's newest pull of it (pulls.record_pull
+# keeps hx_fetch): fetched when that pull is not older than the dataset's last change
+_FETCHED = (
+    sa.select(HxDataset.organization_id, HxDataset.metadata_modified, HxFetch.fetched_at)
+    .outerjoin(HxFetch, HxFetch.dataset_id == HxDataset.id)  # type: ignore[arg-type]
+    .where(HxDataset.served.is_(True))  # type: ignore[attr-defined]
 )
-
-
-def _like(s: str) -> str:
-    return "%" + s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -49,14 +36,7 @@ def _iso(d: datetime | None) -> str | None:
 )
 async def organizations(request: Request, session: SessionDep) -> dict[str, Any]:
     s = settings_of(request)
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            _FETCHED.bindparams(
-                clients=list(s.national_harvester_clients),
-                agents=[_like(a) for a in s.national_harvester_user_agents],
-            )
-        )
-    ).all()
+    rows = (await session.exec(_FETCHED)).all()  # type: ignore[call-overload]
     by_org: dict[uuid.UUID, dict[str, Any]] = {}
     for org_id, modified, pulled_at in rows:
         o = by_org.setdefault(
