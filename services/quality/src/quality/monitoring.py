@@ -367,7 +367,7 @@ def compute_ratings(
         n_req, n_pub = req_pub.get(oid, (0, 0))
         doc = orgs.get(oid, {})
         r, r_source = responsiveness(feedback, oid)
-        reg = (registers or {}).get(oid) if registers is not None else None
+        reg = (registers or {}).get(oid)
         s = steward_score(
             n_req=n_req,
             n_pub=n_pub,
