@@ -169,9 +169,11 @@ async def test_kpi_ratings_card_match_hand_computation(q: Q) -> None:
     city = sum(dqi.values()) / 4
     mean_a = (dqi["a1"] + dqi["a2"] + dqi["a3"]) / 3
     q_a = (3 * mean_a / 100 + 3 * city / 100) / 6
-    score_a = round(100 * (0.25 * 0.5 + 0.30 * (2 / 3) + 0.25 * q_a + 0.10 * 1 + 0.10 * 1), 1)
+    # a3 was published 30 days ago and no register entry links it: −5 (register not updated
+    # within 3 working days); b has no register at all (−5) and no responsible person (−10)
+    score_a = round(100 * (0.25 * 0.5 + 0.30 * (2 / 3) + 0.25 * q_a + 0.10 * 1 + 0.10 * 1) - 5, 1)
     q_b = (1 * dqi["b1"] / 100 + 3 * city / 100) / 4
-    score_b = round(100 * (0.25 * 1 + 0.30 * 1 + 0.25 * q_b + 0.10 + 0.10) - 10, 1)
+    score_b = round(100 * (0.25 * 1 + 0.30 * 1 + 0.25 * q_b + 0.10 + 0.10) - 15, 1)
     prev = f"{now.year - 1}Q4" if quarter.endswith("Q1") else f"{now.year}Q{int(quarter[-1]) - 1}"
     assert (
         await q.client.post(f"/api/v1/quality/snapshots?kind=quarter&period={prev}", headers=mod)
@@ -196,8 +198,21 @@ async def test_kpi_ratings_card_match_hand_computation(q: Q) -> None:
         ib["ranked"] is False
         and ib["rank"] is None
         and ib["note"] == "мало даних"
-        and ib["penalties"] == 10
+        and ib["penalties"] == 15
     )
+    assert [(p["code"], p["points"]) for p in ib["penalty_reasons"]] == [
+        ("no-responsible-person", 10),
+        ("register-missing", 5),
+    ]
+    assert [(p["code"], p["points"]) for p in ia["penalty_reasons"]] == [("register-outdated", 5)]
+    assert [(x["dataset_id"], x["problem"]) for x in ia["penalty_reasons"][0]["datasets"]] == [
+        (str(ids["a3"]), "not-in-register")
+    ]
+    assert ia["register"] == {
+        "entries": 4,
+        "last_update": ia["register"]["last_update"],
+        "up_to_date": False,
+    }
     assert (await q.client.get("/api/v1/quality/ratings?quarter=2026-4")).status_code == 422
     # the card: JSON, CSV with BOM and neutralised formulas, XLSX with Ukrainian headings
     c = (

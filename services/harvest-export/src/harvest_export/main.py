@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from portal_kit.app import ServiceSpec, create_service_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harvest_export import ckan_routes, dcat_routes, handlers, log_routes
+from harvest_export import ckan_routes, dcat_routes, handlers, log_routes, stats_routes
 from harvest_export.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
     name="harvest_export",
     title="Harvest-export",
     description="CKAN-compatible Action API and DCAT-AP for data.gov.ua",
-    routers=[ckan_routes.router, dcat_routes.router, log_routes.router],
+    routers=[ckan_routes.router, dcat_routes.router, log_routes.router, stats_routes.router],
     stream=None,
     subscriptions=handlers.subscriptions,
     configure_app=configure,

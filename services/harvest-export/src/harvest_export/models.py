@@ -86,3 +86,13 @@ class HxPull(SQLModel, table=True):
     params: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     count: int = 0
     ids: list[uuid.UUID] = Field(default_factory=list, sa_type=ARRAY(sa.Uuid))
+
+
+class HxFetch(SQLModel, table=True):
+    """When the national harvester (settings ``national_harvester_*``) last received a dataset
+    in a CKAN or DCAT pull; kept beside the log so the statistics need not unnest every pull."""
+
+    __tablename__ = "hx_fetch"
+
+    dataset_id: uuid.UUID = Field(primary_key=True)
+    fetched_at: datetime = timestamp_field()

@@ -22,6 +22,15 @@ class Settings(ServiceSettings):
     ckan_version: str = "2.10.4"
     # a harvest run is a series of pulls from one client with no gap longer than this (seconds)
     run_gap_seconds: int = 1800
+    # who is the national portal's harvester (GET /api/v1/stats/harvest/organizations): a pull
+    # counts when its client address is listed or its user agent contains one of these
+    # (case-insensitive). ckanext-harvest sends python-requests/x unless its config names one.
+    national_harvester_user_agents: list[str] = [
+        "data.gov.ua",
+        "ckanext-harvest",
+        "python-requests/",
+    ]
+    national_harvester_clients: list[str] = []
 
     @model_validator(mode="after")
     def _site_url(self) -> "Settings":

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from quality.methodology import methodology, version
 from quality.models import QDataset, QDatasetScore, QOrganization, QRegisterEntry, QSnapshot
+from quality.register import penalty_messages, register_state
 from quality.scoring import kpi_gap, steward_score
 
 log = logging.getLogger("quality.monitoring")
@@ -85,7 +86,9 @@ async def current_state(session: AsyncSession, now: datetime) -> dict[str, Any]:
                 ),
             }
         )
-    return summarize_state(datasets)
+    state = summarize_state(datasets)
+    state["register"] = await register_state(session, now)  # frozen with a quarter snapshot
+    return state
 
 
 def summarize_state(datasets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,34 +240,46 @@ async def _n_req_pub(session: AsyncSession, in_scope_ids: set[str]) -> dict[str,
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-FEEDBACK_CACHE_SECONDS = 10.0
+STATS_CACHE_SECONDS = 10.0
 
 
-async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
-    """Per organization, the feedback service's statistics (``GET /api/v1/stats/feedback/
-    organizations``): the input of R. None when the service cannot be reached (R falls back to
-    1.0 and the rating says so). Cached for ten seconds per process."""
+async def _peer_stats(ctx: Any, peer: str, path: str) -> dict[str, dict[str, Any]] | None:
+    """Per organization, another service's public statistics (``{"items": [{"organization_id":
+    ...}]}``) through ``PORTAL_QUALITY_<PEER>_URL`` (default: the gateway). None when the
+    service cannot be reached. Cached for ten seconds per process, failures too (a service
+    that is down is not asked on every request)."""
     import time
 
     import httpx
 
-    cached = ctx.extras.get("feedback_stats")
+    cached = ctx.extras.get(f"{peer}_stats")
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    base = (getattr(ctx.settings, "feedback_url", None) or ctx.settings.public_base_url).rstrip("/")
+    base = (getattr(ctx.settings, f"{peer}_url", None) or ctx.settings.public_base_url).rstrip("/")
     try:
         r = await ctx.http.get(
-            f"{base}/api/v1/stats/feedback/organizations",
-            timeout=getattr(ctx.settings, "feedback_timeout", 5.0),
+            f"{base}{path}", timeout=getattr(ctx.settings, f"{peer}_timeout", 5.0)
         )
         if r.status_code != 200:
             raise ValueError(f"status {r.status_code}")
         items = {str(i["organization_id"]): i for i in r.json()["items"]}
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        log.warning("feedback statistics unavailable: %r", exc)
-        items = None  # remembered too: a service that is down is not asked on every request
-    ctx.extras["feedback_stats"] = (time.monotonic() + FEEDBACK_CACHE_SECONDS, items)
+        log.warning("%s statistics unavailable: %r", peer, exc)
+        items = None
+    ctx.extras[f"{peer}_stats"] = (time.monotonic() + STATS_CACHE_SECONDS, items)
     return items
+
+
+async def fetch_feedback(ctx: Any) -> dict[str, dict[str, Any]] | None:
+    """The feedback service's per-organization statistics: the input of R (None: R falls back
+    to 1.0 and the rating says so)."""
+    return await _peer_stats(ctx, "feedback", "/api/v1/stats/feedback/organizations")
+
+
+async def fetch_harvest(ctx: Any) -> dict[str, dict[str, Any]] | None:
+    """harvest-export's per-organization statistics: datasets served to the national portal
+    and how many its harvester fetched since their last change (the card's «Оприлюднення»)."""
+    return await _peer_stats(ctx, "harvest", "/api/v1/stats/harvest/organizations")
 
 
 def responsiveness(feedback: dict[str, dict[str, Any]] | None, org_id: str) -> tuple[float, str]:
@@ -337,6 +352,8 @@ def compute_ratings(
     datasets = state["datasets"]
     city = (sum(d["dqi"] for d in datasets) / len(datasets)) if datasets else 0.0
     org_ids = set(state["orgs"]) | set(req_pub)
+    # snapshots taken before methodology 2026.11-2 carry no register state: no penalty then
+    registers = state.get("register")
     items = []
     for oid in org_ids:
         o = state["orgs"].get(oid, {"n_all": 0, "compliant": 0, "timely": 0, "dqi_sum": 0.0})
@@ -350,6 +367,7 @@ def compute_ratings(
         n_req, n_pub = req_pub.get(oid, (0, 0))
         doc = orgs.get(oid, {})
         r, r_source = responsiveness(feedback, oid)
+        reg = (registers or {}).get(oid)
         s = steward_score(
             n_req=n_req,
             n_pub=n_pub,
@@ -360,7 +378,9 @@ def compute_ratings(
             tm=tm,
             r=r,
             has_responsible=bool(doc.get("responsible_persons")),
+            register_issue=(reg or {}).get("issue"),
         )
+        s["penalty_reasons"] = [penalty_messages(p, reg) for p in s["penalty_reasons"]]
         items.append(
             {
                 "organization_id": oid,
@@ -368,6 +388,13 @@ def compute_ratings(
                 "title": doc.get("title"),
                 **s,
                 "r_source": r_source,
+                "register": None
+                if registers is None
+                else {
+                    "entries": (reg or {}).get("entries", 0),
+                    "last_update": (reg or {}).get("last_update"),
+                    "up_to_date": not (reg or {}).get("issue"),
+                },
             }
         )
     ranked = sorted(
@@ -389,6 +416,7 @@ async def card(
     organization_id: uuid.UUID | None,
     now: datetime,
     feedback: dict[str, dict[str, Any]] | None = None,
+    harvest: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     r = await ratings(session, quarter, now, feedback)
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
@@ -436,7 +464,11 @@ async def card(
         }
         if organization_id
         else None,
-        "organizational": {"responsible_persons": persons, "has_responsible_person": bool(persons)}
+        "organizational": {
+            "responsible_persons": persons,
+            "has_responsible_person": bool(persons),
+            "register": _register_section(state, organization_id),
+        }
         if organization_id
         else None,
         "publication": {
@@ -444,6 +476,7 @@ async def card(
             "n_pub": rating["n_pub"] if rating else None,
             "cov_pct": round(100 * rating["cov"], 1) if rating else None,
             "n_all": n,
+            "harvest": _harvest_section(harvest, organization_id),
         },
         "updates": {
             "timely": sum(1 for d in ds if d["timely"]),
@@ -473,11 +506,55 @@ async def card(
             "rating": rating["rating"] if rating else None,
             "rank": rating["rank"] if rating else None,
             "change": rating.get("change") if rating else None,
+            "penalties": rating["penalties"] if rating else None,
+            "penalty_reasons": rating["penalty_reasons"] if rating else [],
             "top_actions": [
                 f"{x['gate']}: {x['title']} ({x['failing']})" for x in fix_first(ds)[:3]
             ],
         },
         "council": organization_id is None,
+    }
+
+
+def _register_section(state: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
+    """Spec §5.11 «Організаційне»: the steward's register (link, last update) and, per spec
+    §5.10, whether it followed every change within the working days allowed."""
+    link = f"/api/v1/register?organization_id={organization_id}"
+    registers = state.get("register")
+    if registers is None:  # a snapshot from before methodology 2026.11-2
+        return {"link": link, "recorded": False}
+    reg = registers.get(str(organization_id)) or {}
+    return {
+        "link": link,
+        "recorded": True,
+        "entries": reg.get("entries", 0),
+        "last_update": reg.get("last_update"),
+        "up_to_date": not reg.get("issue"),
+        "issue": reg.get("issue"),
+        "lagging": reg.get("outdated", []),
+    }
+
+
+def _harvest_section(
+    harvest: dict[str, dict[str, Any]] | None, organization_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Spec §5.11 «Оприлюднення»: datasets mirrored to data.gov.ua — of the datasets
+    harvest-export serves, how many the national harvester fetched since their last change
+    (``stale``: fetched before it, ``never``: not fetched yet). Live, also on a frozen card."""
+    if harvest is None:
+        return {"source": "unavailable", "note": "harvest statistics unavailable"}
+    items = [v for k, v in harvest.items() if organization_id is None or k == str(organization_id)]
+    served = sum(int(i.get("published") or 0) for i in items)
+    fetched = sum(int(i.get("fetched") or 0) for i in items)
+    last = max((i["last_fetch_at"] for i in items if i.get("last_fetch_at")), default=None)
+    return {
+        "source": "harvest-export",
+        "served": served,
+        "fetched": fetched,
+        "stale": sum(int(i.get("stale") or 0) for i in items),
+        "never": sum(int(i.get("never") or 0) for i in items),
+        "fetched_pct": round(100 * fetched / served, 1) if served else None,
+        "last_fetch_at": last,
     }
 
 
@@ -523,11 +600,34 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
             for x in c["organizational"]["responsible_persons"]
         )
         rows.append(("Організаційне", "Відповідальна особа", names or "не призначено"))
+        reg = c["organizational"]["register"]
+        rows.append(("Організаційне", "Реєстр наборів даних", reg["link"]))
+        if reg["recorded"]:
+            rows += [
+                ("Організаційне", "Реєстр: записів", reg["entries"]),
+                ("Організаційне", "Реєстр: останнє оновлення", reg["last_update"] or "—"),
+                ("Організаційне", "Реєстр оновлено вчасно", "так" if reg["up_to_date"] else "ні"),
+            ]
+            for x in reg["lagging"]:
+                rows.append(("Організаційне", f"Реєстр: {x['title']}", x["message"]))
     rows += [
         ("Оприлюднення", "Наборів за переліком (N_req)", p["n_req"]),
         ("Оприлюднення", "Оприлюднено з переліку (N_pub)", p["n_pub"]),
         ("Оприлюднення", "Охоплення, %", p["cov_pct"]),
         ("Оприлюднення", "Наборів у моніторингу", p["n_all"]),
+    ]
+    h = p["harvest"]
+    if h["source"] == "harvest-export":
+        rows += [
+            ("Оприлюднення", "Передається на data.gov.ua (наборів)", h["served"]),
+            ("Оприлюднення", "Зібрано data.gov.ua після останньої зміни", h["fetched"]),
+            ("Оприлюднення", "Змінено після останнього збору", h["stale"]),
+            ("Оприлюднення", "Ще не зібрано", h["never"]),
+            ("Оприлюднення", "Останній збір data.gov.ua", h["last_fetch_at"] or "—"),
+        ]
+    else:
+        rows.append(("Оприлюднення", "Збір data.gov.ua", "дані сервісу експорту недоступні"))
+    rows += [
         ("Оновлення", "Оновлено вчасно", u["timely"]),
         ("Оновлення", "Прострочено", u["overdue"]),
     ]
@@ -571,6 +671,8 @@ def card_rows(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("Підсумок", "Місце", s["rank"]),
         ("Підсумок", "Зміна до попереднього кварталу", s["change"]),
     ]
+    for pen in s["penalty_reasons"]:
+        rows.append(("Підсумок", f"Штраф −{pen['points']}", pen["message"]))
     for i, a in enumerate(s["top_actions"], 1):
         rows.append(("Підсумок", f"Першочергова дія {i}", a))
     return rows

@@ -199,6 +199,7 @@ async def card(
         organization,
         utc_now(),
         await monitoring.fetch_feedback(request.state.ctx),
+        await monitoring.fetch_harvest(request.state.ctx),
     )
     slug = (c["organization"] or {}).get("name") or "council"
     if format == "csv":

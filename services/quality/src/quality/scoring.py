@@ -699,7 +699,11 @@ def steward_score(
     tm: float,
     r: float,
     has_responsible: bool,
+    register_issue: str | None = None,
 ) -> dict[str, Any]:
+    """Spec §5.10. ``register_issue``: ``register-missing`` or ``register-outdated`` when the
+    steward's register of datasets (п. 19) lags (see monitoring.register_lag). Penalties are
+    listed with their codes; monitoring adds what to fix."""
     cfg = methodology()["steward"]
     if n_req:
         cov = min(1.0, n_pub / n_req)
@@ -711,7 +715,14 @@ def steward_score(
     q = (n_all * q_raw + k * city_dqi / 100) / (n_all + k)
     w = cfg["weights"]
     raw = 100 * (w["cov"] * cov + w["comp"] * comp + w["q"] * q + w["tm"] * tm + w["r"] * r)
-    penalties = 0 if has_responsible else cfg["penalty_no_responsible_person"]
+    reasons = []
+    if not has_responsible:
+        reasons.append(
+            {"code": "no-responsible-person", "points": cfg["penalty_no_responsible_person"]}
+        )
+    if register_issue:
+        reasons.append({"code": register_issue, "points": cfg["register_update"]["penalty"]})
+    penalties = sum(r["points"] for r in reasons)
     score = round(max(0.0, raw - penalties), 1)
     return {
         "n_req": n_req,
@@ -724,6 +735,7 @@ def steward_score(
         "tm": round(tm, 4),
         "r": round(r, 4),
         "penalties": penalties,
+        "penalty_reasons": reasons,
         "score": score,
         "rating": band(score, cfg["bands"]),
         "ranked": n_all >= cfg["min_datasets_ranked"],

@@ -11,3 +11,6 @@ class Settings(ServiceSettings):
     # the feedback service's statistics (steward rating input R); default: public_base_url (gateway)
     feedback_url: str | None = None
     feedback_timeout: float = 5.0
+    # harvest-export's statistics (the card's data.gov.ua harvest status); default: the gateway
+    harvest_url: str | None = None
+    harvest_timeout: float = 5.0
