@@ -16,13 +16,17 @@ import datetime as dt
 import hashlib
 import io
 import json
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Callable
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
 from quality.methodology import methodology
+from quality.uniq import Keys
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -80,7 +84,37 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Обов'язкове значення відсутнє у рядку {row}, стовпці «{label}»",
         "Required value is missing in row {row}, column '{label}'",
     ),
+    "duplicate-row": (
+        "Рядок {row} повністю повторює рядок {first}",
+        "Row {row} is an exact duplicate of row {first}",
+    ),
+    "unique-error": (
+        "Значення у рядку {row}, стовпці «{label}» повторює значення з рядка {first}; "
+        "значення цього стовпця мають бути унікальними",
+        "The value in row {row}, column '{label}' repeats the value of row {first}; "
+        "the values of this column must be unique",
+    ),
+    "primary-key": (
+        "Первинний ключ «{label}» у рядку {row} повторює ключ рядка {first}",
+        "Primary key '{label}' in row {row} repeats the key of row {first}",
+    ),
+    "check-skipped": (
+        "Перевірку «{check}» пропущено: у файлі понад {cap} значень для порівняння",
+        "The '{check}' check was skipped: the file has more than {cap} values to compare",
+    ),
 }
+# codes this module adds whose severity the methodology does not name (yet)
+SEVERITY_DEFAULTS = {
+    "duplicate-row": "warning",
+    "unique-error": "row",
+    "primary-key": "row",
+    "check-skipped": "warning",
+}
+
+
+def severity(code: str) -> str:
+    sev = methodology()["validation"]["severity"].get(code)
+    return sev or SEVERITY_DEFAULTS.get(code, "row")
 
 
 def message(code: str, **kw: Any) -> tuple[str, str]:
@@ -205,6 +239,14 @@ class HashingReader(io.RawIOBase):
             want = min(want, self.limit - self.count)
             if want <= 0:
                 return 0
+        into = getattr(self.src, "readinto", None)
+        if into is not None:  # one copy less (files, urllib3 responses)
+            view = memoryview(b).cast("B")[:want]
+            n = into(view) or 0
+            if n:
+                self.sha.update(view[:n])
+                self.count += n
+            return n
         data = self.src.read(want)
         if not data:
             return 0
@@ -325,7 +367,7 @@ class Report:
         self.counts[code] = self.counts.get(code, 0) + count
         if len(self.errors) < self.max_errors:
             uk, en = message(code, row=row, column=column, label=field, **kw)
-            sev = methodology()["validation"]["severity"].get(code, "row")
+            sev = severity(code)
             err = {
                 "code": code,
                 "severity": sev,
@@ -339,8 +381,7 @@ class Report:
 
     @property
     def fatal(self) -> bool:
-        sev = methodology()["validation"]["severity"]
-        return any(sev.get(c) == "fatal" for c in self.counts)
+        return any(severity(c) == "fatal" for c in self.counts)
 
 
 def _label_key(s: str) -> str:
@@ -405,6 +446,8 @@ class Table:
         ]
         self.structural_bad = 0
         self.rn = 1  # the number of the last row seen (header = 1)
+        self.row_keys: Keys | None = None  # duplicate-row
+        self.col_keys: list[Keys] = []  # unique-error / primary-key, one per column
 
     @classmethod
     def start(
@@ -428,6 +471,7 @@ class Table:
         # types and required flags per column
         types: list[str | None] = [None] * width
         required = [False] * width
+        unique: dict[int, str] = {}  # column -> "primary-key" | "unique-error"
         schema_source = "inferred"
         table, matched = match_structure(header, schema_tables or [])
         if table is not None and matched > 0:
@@ -443,6 +487,17 @@ class Table:
                     continue
                 types[idx] = TYPE_ALIASES.get(c.get("datatype") or "string", "string")
                 required[idx] = bool(c.get("required"))
+                if c.get("unique") or (c.get("constraints") or {}).get("unique"):
+                    unique[idx] = "unique-error"
+            pk = table.get("primary_key") or table.get("primaryKey")
+            if isinstance(pk, str) and pk:
+                idx = seen.get(_label_key(pk))
+                if idx is None:  # the key named by its column's title
+                    by_name = {_label_key(c["name"]): c for c in table["columns"]}
+                    col = by_name.get(_label_key(pk))
+                    idx = seen.get(_label_key((col or {}).get("title") or "")) if col else None
+                if idx is not None:
+                    unique[idx] = "primary-key"
             known = {_label_key(c["name"]) for c in table["columns"]} | {
                 _label_key(c.get("title") or "") for c in table["columns"]
             }
@@ -452,7 +507,13 @@ class Table:
         elif schema_tables:
             rep.info["structure_mismatch"] = True
         rep.info["schema_source"] = schema_source
-        return cls(header, rep, types, required)
+        t = cls(header, rep, types, required)
+        cfg = methodology()["validation"]
+        cap = int(cfg.get("max_unique_values", MAX_UNIQUE_VALUES))
+        if cfg.get("duplicate_row", True):
+            t.row_keys = Keys("duplicate-row", cap)
+        t.col_keys = [Keys(code, cap, column=i) for i, code in sorted(unique.items())]
+        return t
 
     def _structural(self, row: list[str], rn: int) -> None:
         rep, width, n = self.rep, self.width, len(row)
@@ -471,19 +532,30 @@ class Table:
     def py_rows(self, rows: Any) -> bool:
         """Rows as lists of str. False when the table cannot be read further (reported)."""
         rep, width, cols = self.rep, self.width, self.cols
+        row_keys, col_keys = self.row_keys, self.col_keys
+        keyed = rows if isinstance(rows, KeyedRows) else None
         rn = self.rn
         chunk: list[list[str]] = []
         chunk_rows: list[int] = []
         try:
             for row in rows:
                 rn += 1
-                if len(row) != width:
-                    self._structural(row, rn)
+                if len(row) != width or not any(row):
+                    if len(row) != width:
+                        self._structural(row, rn)
+                    else:
+                        rep.add("blank-row", row=rn)
+                        self.structural_bad += 1
+                    if row_keys is not None:
+                        row_keys.add(None)
+                    for k in col_keys:
+                        k.add(None)
                     continue
-                if not any(row):
-                    rep.add("blank-row", row=rn)
-                    self.structural_bad += 1
-                    continue
+                if row_keys is not None:
+                    row_keys.add(keyed.key if keyed is not None else hash(tuple(row)))
+                for k in col_keys:
+                    v = row[k.column]
+                    k.add(hash(v) if v else None)
                 chunk.append(row)
                 chunk_rows.append(rn)
                 if len(chunk) >= CHUNK_ROWS:
@@ -501,8 +573,9 @@ class Table:
             self.rn = rn
         return True
 
-    def arrow_rows(self, table: Any) -> None:
-        """An Arrow table of ``width`` string columns whose rows follow the last row seen."""
+    def arrow_rows(self, table: Any, row_hashes: list[int] | None = None) -> None:
+        """An Arrow table of ``width`` string columns (possibly chunked) whose rows follow the last
+        row seen; ``row_hashes``: the hash of each row's raw text (duplicate-row)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -511,16 +584,31 @@ class Table:
             return
         base = self.rn + 1
         self.rn += n
-        empties = [pc.equal(c, "") for c in table.columns]
+        columns = list(table.columns)
+        empties = [pc.equal(pc.binary_length(c), 0) for c in columns]
         n_empty = [pc.sum(e).as_py() or 0 for e in empties]
         nblank = 0
+        blank: Any = None
         if min(n_empty):  # a blank row needs an empty cell in every column
             blank = empties[0]
             for e in empties[1:]:
                 blank = pc.and_(blank, e)
             nblank = pc.sum(blank).as_py() or 0
+        null = pa.scalar(None, pa.int64())
+        if self.row_keys is not None and not self.row_keys.skipped:
+            assert row_hashes is not None and len(row_hashes) == n
+            hashes: Any = pa.array(row_hashes, pa.int64())
+            if nblank:
+                hashes = pc.if_else(blank, null, hashes)
+            self.row_keys.add_array(hashes)
+        for k in self.col_keys:
+            if not k.skipped:
+                col = columns[k.column]
+                hashes = pa.array(list(map(hash, col.to_pylist())), pa.int64())
+                if n_empty[k.column]:
+                    hashes = pc.if_else(empties[k.column], null, hashes)
+                k.add_array(hashes)
         index: Any = None  # position in the batch -> position in the file's chunk
-        columns = list(table.columns)
         if nblank:
             for i in pc.indices_nonzero(blank).to_pylist():
                 self.rep.add("blank-row", row=base + i)
@@ -609,7 +697,38 @@ class Table:
                             "message_en": en,
                         }
                     )
-        cell_errors.sort(key=lambda e: (e["row"], e["column"]))
+        stores = [self.row_keys] if self.row_keys is not None else []
+        for k in stores + self.col_keys:
+            label = header[k.column] if k.column is not None else None
+            if k.skipped:
+                rep.add(
+                    "check-skipped",
+                    column=None if k.column is None else k.column + 1,
+                    field=label,
+                    check=k.code if label is None else f"{k.code}: {label}",
+                    cap=k.cap,
+                )
+                continue
+            total, pairs = k.duplicates(self.kmax)
+            if not total:
+                continue
+            rep.counts[k.code] = rep.counts.get(k.code, 0) + total
+            if severity(k.code) == "row":
+                cell_bad += total
+            for r, first in pairs:
+                uk, en = message(k.code, row=r, first=first, label=label)
+                cell_errors.append(
+                    {
+                        "code": k.code,
+                        "severity": severity(k.code),
+                        "row": r,
+                        "column": None if k.column is None else k.column + 1,
+                        "field": label,
+                        "message": uk,
+                        "message_en": en,
+                    }
+                )
+        cell_errors.sort(key=lambda e: (e["row"], e["column"] or 0))
         room = rep.max_errors - len(rep.errors)
         rep.errors.extend(cell_errors[: max(0, room)])
         rep.errors.sort(key=lambda e: ((e["row"] or 0), (e["column"] or 0)))
@@ -678,6 +797,7 @@ class _Column:
         "positions",
         "cache",
         "tentative",
+        "known",
     )
 
     def __init__(self, label: str, declared: str | None, required: bool, kmax: int) -> None:
@@ -692,6 +812,7 @@ class _Column:
         self.positions: list[list[tuple[int, str]]] = [[] for _ in range(N_CLASSES)]
         self.cache: dict[str, int] = {}
         self.tentative: str | None = declared
+        self.known: tuple[str, Any] | None = None  # (type, Arrow array of values known good)
 
     def final_type(self, conf: float) -> str:
         if self.declared:
@@ -766,25 +887,27 @@ class _Column:
         if not nonempty:
             return
         self.nonempty += nonempty
-        t = self.tentative or _arrow_guess(arr, nonempty)
+        t = self.tentative or _arrow_guess(arr)
         if t != "string":
-            ok = _arrow_ok(t, arr)
-            nbad = n - (pc.sum(ok).as_py() or 0)
+            ok = self._arrow_ok(t, arr, eq, n)
+            nok = pc.sum(ok).as_py() or 0
             for u in _SUPERSETS[t]:
-                self.acc[u] += nonempty - nbad
-            if nbad:
-                self.acc["string"] += nbad
-                self._arrow_classify(arr, pc.invert(ok), rows_of)
+                self.acc[u] += nok
+            if nok < nonempty:
+                self.acc["string"] += nonempty - nok
+                self._arrow_classify(arr, pc.invert(pc.or_(ok, eq)), rows_of)
         else:
             self.acc["string"] += nonempty
-            cand = pc.match_substring_regex(arr, _ARROW_CANDIDATE)
+            # the cells that might be numbers, dates, booleans, URLs: by their first character,
+            # exactly as the csv-module path (``_NONSTR_PREFIX``)
+            cand = pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=_cand_first())
             if pc.any(cand).as_py():
                 self._arrow_classify(arr, cand, rows_of)
             # the rest is text: keep a few positions in case the column turns out not to be
             pos = self.positions[STR]
             room = self.kmax - len(pos)
             if room > 0:
-                text = pc.and_(pc.invert(cand), pc.invert(eq))
+                text = pc.invert(pc.or_(cand, eq))
                 idx = pc.indices_nonzero(text).slice(0, room)
                 values = pc.take(arr, idx).to_pylist()
                 pos.extend(
@@ -792,6 +915,49 @@ class _Column:
                 )
         if self.declared is None:
             self.tentative = self.final_type(0.9)
+
+    def _arrow_ok(self, t: str, arr: Any, eq: Any, n: int) -> Any:
+        """Boolean array: the cell is non-empty and surely of type ``t`` (what ``classify``
+        would accept). It may leave out cells of type ``t``: those are classified in Python."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if t == "integer" or t == "number":
+            # ASCII digits (with at most one point for a number): one cheap kernel, no regex
+            s = arr if t == "integer" else pc.replace_substring(arr, ".", "", max_replacements=1)
+            ok = pc.ascii_is_decimal(s)
+            if (pc.sum(ok).as_py() or 0) >= n - n // 16:
+                return ok
+            # many signs/exponents: the full pattern, so that few cells go to Python
+            return pc.and_(pc.match_substring_regex(arr, _ARROW_PATTERNS[t]), pc.invert(eq))
+        if t == "boolean":
+            return pc.is_in(arr, value_set=_bool_values())
+        if t == "anyURL":
+            http = pc.or_(pc.starts_with(arr, "https://"), pc.starts_with(arr, "http://"))
+            return pc.and_(http, pc.invert(pc.match_substring(arr, " ")))
+        # date, datetime, time: usually few distinct values, each checked once; the values
+        # already known to be good (``known``, at most 65536) are left out in Arrow
+        uniq = pc.unique(arr)
+        if len(uniq) > max(256, n // 4):
+            ok = pc.and_(pc.match_substring_regex(arr, _ARROW_PATTERNS[t]), pc.invert(eq))
+            uniq = pc.unique(pc.filter(arr, ok))
+        else:
+            ok = pc.invert(eq)
+        if self.known is not None and self.known[0] == t:
+            uniq = pc.filter(uniq, pc.invert(pc.is_in(uniq, value_set=self.known[1])))
+        accepts = TYPE_ACCEPTS[t]
+        bad = []
+        good = []
+        for v in uniq.to_pylist():
+            if v:
+                (good if classify(v) in accepts else bad).append(v)
+        if good:
+            known = [] if self.known is None or self.known[0] != t else [self.known[1]]
+            if sum(map(len, known)) + len(good) <= 65536:
+                self.known = (t, pa.concat_arrays([*known, pa.array(good, pa.string())]))
+        if bad:
+            ok = pc.and_(ok, pc.invert(pc.is_in(arr, value_set=pa.array(bad, pa.string()))))
+        return ok
 
     def _arrow_classify(
         self, arr: Any, mask: Any, rows_of: Callable[[list[int]], list[int]]
@@ -824,56 +990,49 @@ class _Column:
 
 
 # ---------------------------------------------------------------- the Arrow fast path
-# RE2 patterns (Arrow); each accepts the empty string too (empty cells are counted apart)
+# RE2 patterns (Arrow) for columns where the cheap kernels leave too many cells to Python
 _ARROW_PATTERNS = {
-    "integer": r"^(?:[+-]?[0-9]+)?$",
-    "number": r"^(?:[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)?$",
-    "date": r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?$",
+    "integer": r"^[+-]?[0-9]+$",
+    "number": r"^[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     "datetime": (
-        r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
-        r"(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+        r"(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
     ),
-    "time": r"^(?:[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?$",
-    "anyURL": r"^(?:https?://[^\s]+)?$",
+    "time": r"^[0-9]{2}:[0-9]{2}(?::[0-9]{2})?$",
 }
-# cells of a text column that might be of another class (numbers, dates, booleans, URLs)
-_ARROW_CANDIDATE = r"^(?:[+-]?[0-9.]|(?:true|false|True|False|TRUE|FALSE|так|ні|Так|Ні)$|https?://)"
+_ARROW_SETS: dict[str, Any] = {}
 
 
-def _arrow_ok(t: str, arr: Any) -> Any:
-    """Boolean array: the cell is empty or of type ``t`` (dates checked on the calendar)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _cand_first() -> Any:
+    """The first characters of cells a text column must look at (as ``_NONSTR_PREFIX``)."""
+    if "cand" not in _ARROW_SETS:
+        import pyarrow as pa
 
-    if t == "boolean":
-        return pc.is_in(arr, value_set=pa.array(sorted(_BOOL_OK)))
-    ok = pc.match_substring_regex(arr, _ARROW_PATTERNS[t])
-    if t in ("date", "datetime"):
-        parse = (
-            dt.date.fromisoformat
-            if t == "date"
-            else (lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
-        )
-        invalid = []
-        for v in pc.unique(pc.filter(arr, ok)).to_pylist():
-            if v:
-                try:
-                    parse(v)
-                except ValueError:
-                    invalid.append(v)
-        if invalid:
-            ok = pc.and_(ok, pc.invert(pc.is_in(arr, value_set=pa.array(invalid))))
-    return ok
+        _ARROW_SETS["cand"] = pa.array(list("-+.0123456789tTfFhHтТнН"), pa.string())
+    return _ARROW_SETS["cand"]
 
 
-def _arrow_guess(arr: Any, nonempty: int) -> str:
-    """A column's first chunk: the narrowest type that most of its cells satisfy."""
-    import pyarrow.compute as pc
+def _bool_values() -> Any:
+    if "bool" not in _ARROW_SETS:
+        import pyarrow as pa
 
-    n_empty = len(arr) - nonempty
+        _ARROW_SETS["bool"] = pa.array(sorted(_BOOLS | {"0", "1"}), pa.string())
+    return _ARROW_SETS["bool"]
+
+
+def _arrow_guess(arr: Any) -> str:
+    """A column's first batch: the narrowest type that 90 % of its first non-empty cells satisfy
+    (classified in Python, as the csv-module path does with its first chunk)."""
+    per_class = [0] * N_CLASSES
+    for v in arr.slice(0, 1024).to_pylist():
+        if v:
+            per_class[classify(v)] += 1
+    total = sum(per_class)
+    if not total:
+        return "string"
     for t in INFER_ORDER:
-        ok = pc.sum(_arrow_ok(t, arr)).as_py() or 0
-        if ok - n_empty >= 0.9 * nonempty:
+        if sum(per_class[c] for c in TYPE_ACCEPTS[t]) >= 0.9 * total:
             return t
     return "string"
 
@@ -907,7 +1066,127 @@ def _row_end(data: bytes, nl: bytes, last: bool) -> int:
         pos = i + 1
 
 
-def _arrow_block(
+class KeyedRows:
+    """``csv.reader`` over a text stream that also gives the hash of each row's raw text
+    (``key``, for duplicate-row): the lines the reader consumed for the row, without the final
+    line break, as UTF-8 bytes — the same bytes the Arrow path hashes."""
+
+    def __init__(self, text: Any, delim: str) -> None:
+        self.lines: list[str] = []
+        self.key = 0
+        self.reader = csv.reader(
+            self._feed(text), delimiter=delim, quotechar='"', doublequote=True, strict=False
+        )
+
+    def _feed(self, text: Any) -> Any:
+        for line in text:
+            self.lines.append(line)
+            yield line
+
+    def __iter__(self) -> KeyedRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        row = next(self.reader)
+        lines = self.lines
+        raw = lines[0] if len(lines) == 1 else "".join(lines)
+        lines.clear()
+        self.key = hash(raw.rstrip("\r\n").encode("utf-8"))
+        return row
+
+
+def _line_keys(body: bytes, nl: bytes, n: int, delim: str) -> list[int]:
+    """The raw-text hash of each of the ``n`` rows Arrow read from ``body`` (UTF-8, whole rows).
+    Fast when every row is one line; rows with quoted line breaks are joined by quote parity;
+    anything stranger (bare CR inside LF rows) is re-read with the csv module."""
+    lines = body.split(nl)
+    if lines and not lines[-1]:
+        lines.pop()
+    other = b"\r" if nl == b"\n" else b"\n"
+    strange = other in body and (nl != b"\n" or body.count(b"\r") != body.count(b"\r\n"))
+    if not strange:
+        if len(lines) != n:
+            merged: list[bytes] = []
+            cur: bytes | None = None
+            odd = 0
+            for ln in lines:
+                q = ln.count(b'"') & 1
+                if cur is None:
+                    cur, odd = ln, q
+                else:
+                    cur, odd = cur + nl + ln, odd ^ q
+                if not odd:
+                    merged.append(cur)
+                    cur = None
+            if cur is not None:
+                merged.append(cur)
+            lines = merged
+        if len(lines) == n:
+            if b"\r" in body:
+                lines = list(map(bytes.rstrip, lines, repeat(b"\r\n", len(lines))))
+            return list(map(hash, lines))
+    rows = KeyedRows(io.StringIO(body.decode("utf-8"), newline=""), delim)
+    keys = [rows.key for _ in rows]
+    if len(keys) != n:  # pragma: no cover - Arrow and the csv module disagree on the rows
+        raise ValueError("row count mismatch")
+    return keys
+
+
+def _tokenize(
+    body: bytes, opts: tuple[Any, Any, Any], bad_rows: list[Any], strict: bool = True
+) -> Any:
+    """Arrow's C++ tokenizer on whole rows, every column a string; None if Arrow refuses the
+    bytes (not UTF-8) or, when ``strict``, any row (wrong width: left in ``bad_rows``)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad_rows.clear()
+    if len(body) >= opts[0].block_size:
+        opts[0].block_size = len(body) + 1
+    try:
+        tbl = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=opts[0],
+            parse_options=opts[1],
+            convert_options=opts[2],
+        )
+    except pa.ArrowInvalid:
+        return None
+    return None if bad_rows and strict else tbl
+
+
+def _arrow_options(width: int, delim: str, block: int) -> tuple[tuple[Any, Any, Any], list[Any]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad_rows: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    opts = (
+        pacsv.ReadOptions(column_names=names, use_threads=False, block_size=block * 2),
+        pacsv.ParseOptions(
+            delimiter=delim,
+            quote_char='"',
+            double_quote=True,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+    return opts, bad_rows
+
+
+def _fallback(
     table: Table,
     chunk: bytes,
     opts: tuple[Any, Any, Any],
@@ -915,50 +1194,52 @@ def _arrow_block(
     encoding: str,
     delim: str,
     nl: bytes,
-    split: bool,
 ) -> bool:
-    """One block of whole rows through Arrow. A block Arrow refuses (a row of the wrong width,
-    bytes that do not decode) is cut into small pieces, and only the pieces Arrow refuses are read
-    with the csv module, which places those errors exactly. False: the table cannot be read on."""
+    """A block Arrow refused (a row of the wrong width, bytes that do not decode): halved until
+    the pieces Arrow refuses are at most ``FALLBACK_PIECE`` bytes; those are read with the csv
+    module, which places their errors exactly, the rest goes through Arrow in one batch.
+    False: the table cannot be read on (reported)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    tbl = None
-    bad_rows.clear()
-    try:
-        body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode("utf-8")
-        if len(body) >= opts[0].block_size:
-            opts[0].block_size = len(body) + 1
-        tbl = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=opts[0],
-            parse_options=opts[1],
-            convert_options=opts[2],
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        tbl = None
-    if tbl is not None and not bad_rows:
-        table.arrow_rows(tbl)
+    keys = table.row_keys is not None
+    good: list[Any] = []
+    good_keys: list[int] = []
+
+    def flush() -> None:
+        if good:
+            table.arrow_rows(
+                good[0] if len(good) == 1 else pa.concat_tables(good),
+                good_keys if keys else None,
+            )
+            good.clear()
+            good_keys.clear()
+
+    def arrow(piece: bytes) -> bool:
+        try:
+            body = piece if encoding != "cp1251" else piece.decode("cp1251").encode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        tbl = _tokenize(body, opts, bad_rows)
+        if tbl is None:
+            return False
+        good.append(tbl)
+        if keys:
+            good_keys.extend(_line_keys(body, nl, tbl.num_rows, delim))
         return True
-    del tbl
-    if split and len(chunk) > FALLBACK_PIECE * 2:
-        start = 0
-        while start < len(chunk):
-            end = start + FALLBACK_PIECE
-            if end < len(chunk):
-                cut = _row_end(chunk[start:end], nl, last=True)
-                end = start + cut if cut > 0 else len(chunk)
-            else:
-                end = len(chunk)
-            if not _arrow_block(
-                table, chunk[start:end], opts, bad_rows, encoding, delim, nl, split=False
-            ):
-                return False
-            start = end
-        return True
-    text = io.TextIOWrapper(io.BytesIO(chunk), encoding=encoding, errors="strict", newline="")
-    reader = csv.reader(text, delimiter=delim, quotechar='"', doublequote=True, strict=False)
-    return table.py_rows(reader)
+
+    def run(piece: bytes) -> bool:
+        if len(piece) > FALLBACK_PIECE:
+            mid = _row_end(piece[: len(piece) // 2], nl, last=True)
+            if 0 < mid < len(piece):
+                return all(arrow(part) or run(part) for part in (piece[:mid], piece[mid:]))
+        flush()
+        text = io.TextIOWrapper(io.BytesIO(piece), encoding=encoding, errors="strict", newline="")
+        return table.py_rows(KeyedRows(text, delim))
+
+    ok = run(chunk)
+    if ok:
+        flush()
+    return ok
 
 
 FALLBACK_PIECE = 16 << 10
@@ -973,87 +1254,161 @@ def arrow_text(
     block: int | None = None,
 ) -> None:
     """CSV/TSV through Arrow's C++ tokenizer in blocks of whole rows (cut at a line break outside
-    quotes). A block Arrow cannot take as is (a row of the wrong width, bytes that are not UTF-8)
-    is re-read with the csv module, which gives exact row numbers for those errors."""
+    quotes). A reader thread reads (and so hashes) the stream, cuts and tokenizes the blocks —
+    all of which release the GIL — and hashes the rows for duplicate-row, while this thread
+    checks batches of blocks (``ARROW_BATCH`` bytes: few, large ``pyarrow.compute`` calls).
+    A block Arrow cannot take as is is re-read here (``_fallback``)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     block = block or ARROW_BLOCK
-    carry = b""
-    table: Table | None = None
     nl = b"\n"
-    bad_rows: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        bad_rows.append(row)
-        return "skip"
-
-    opts: tuple[Any, Any, Any] | None = None
+    # the header row, read here
+    first = bytearray()
+    eof = False
     while True:
         data = buf.read(block)
-        piece = carry + data if carry else data
-        if data:
-            if table is None and b"\n" not in piece and b"\r" in piece[:-1]:
-                nl = b"\r"  # classic Mac line breaks
-            cut = _row_end(piece, nl, last=True)
-            if cut < 0:
-                carry = piece
-                continue
-            chunk, carry = piece[:cut], piece[cut:]
-        else:
-            chunk, carry = piece, b""
-        if table is None:
-            if encoding == "utf-8-sig" and chunk.startswith(codecs.BOM_UTF8):
-                chunk = chunk[3:]
-            h = _row_end(chunk, nl, last=False)
-            head, chunk = (chunk, b"") if h < 0 else (chunk[:h], chunk[h:])
-            try:
-                header = next(
-                    csv.reader(
-                        io.StringIO(head.decode(encoding), newline=""),
-                        delimiter=delim,
-                        quotechar='"',
-                        doublequote=True,
-                        strict=False,
-                    ),
-                    None,
-                )
-            except UnicodeDecodeError:
-                rep.add("encoding-error", row=1, encoding=encoding)
-                return
-            if header is None:
-                rep.add("source-error")
-                return
-            table = Table.start(header, rep, schema_tables)
-            if table is None:
-                return
-            names = [f"c{i}" for i in range(table.width)]
-            opts = (
-                pacsv.ReadOptions(column_names=names, use_threads=False, block_size=block * 2),
-                pacsv.ParseOptions(
-                    delimiter=delim,
-                    quote_char='"',
-                    double_quote=True,
-                    newlines_in_values=True,
-                    ignore_empty_lines=False,
-                    invalid_row_handler=on_invalid,
-                ),
-                pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    null_values=[],
-                ),
-            )
-        if chunk:
-            assert opts is not None
-            if not _arrow_block(table, chunk, opts, bad_rows, encoding, delim, nl, split=True):
-                return
         if not data:
+            eof = True
             break
-    if table is None:
+        first += data
+        if b"\n" not in first and b"\r" in first[:-1]:
+            nl = b"\r"  # classic Mac line breaks
+        if _row_end(bytes(first), nl, last=False) >= 0:
+            break
+    piece = bytes(first)
+    del first
+    if encoding == "utf-8-sig" and piece.startswith(codecs.BOM_UTF8):
+        piece = piece[3:]
+    h = _row_end(piece, nl, last=False)
+    head, rest = (piece, b"") if h < 0 else (piece[:h], piece[h:])
+    try:
+        header = next(
+            csv.reader(
+                io.StringIO(head.decode(encoding), newline=""),
+                delimiter=delim,
+                quotechar='"',
+                doublequote=True,
+                strict=False,
+            ),
+            None,
+        )
+    except UnicodeDecodeError:
+        rep.add("encoding-error", row=1, encoding=encoding)
+        return
+    if header is None:
         rep.add("source-error")
         return
+    table = Table.start(header, rep, schema_tables)
+    if table is None:
+        return
+    want_keys = table.row_keys is not None
+
+    items: queue.Queue[Any] = queue.Queue(maxsize=ARROW_QUEUE)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        opts, bad_rows = _arrow_options(table.width, delim, block)
+        carry, done = rest, eof
+        try:
+            while not stop.is_set():
+                data = b"" if done else buf.read(block)
+                piece = carry + data if carry else data
+                if data:
+                    cut = _row_end(piece, nl, last=True)
+                    if cut < 0:
+                        carry = piece
+                        continue
+                    chunk, carry = piece[:cut], piece[cut:]
+                else:
+                    chunk, carry = piece, b""
+                if chunk:
+                    try:
+                        body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode()
+                    except UnicodeDecodeError:
+                        body = None
+                    tbl = None if body is None else _tokenize(body, opts, bad_rows, False)
+                    keys = None
+                    # rows of the wrong width: (1-based row of the block, its text)
+                    bad = [(r.number, r.text) for r in bad_rows]
+                    if tbl is not None and want_keys:
+                        keys = _line_keys(body, nl, tbl.num_rows + len(bad), delim)  # type: ignore[arg-type]
+                        for num, _ in reversed(bad):
+                            del keys[num - 1]
+                    if not put((chunk, tbl, keys, bad)):
+                        return
+                if not data:
+                    break
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the checking thread
+            put(exc)
+            return
+        put(None)
+
+    reader = threading.Thread(target=produce, name="quality-csv-reader", daemon=True)
+    reader.start()
+    batch: list[Any] = []
+    batch_keys: list[int] = []
+    batch_bytes = 0
+    opts, bad_rows = _arrow_options(table.width, delim, FALLBACK_PIECE)
+
+    def flush() -> None:
+        nonlocal batch_bytes
+        if batch:
+            tbl = batch[0] if len(batch) == 1 else pa.concat_tables(batch)
+            table.arrow_rows(tbl, batch_keys if want_keys else None)
+            batch.clear()
+            batch_keys.clear()
+            batch_bytes = 0
+
+    try:
+        while True:
+            item = items.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            chunk, tbl, keys, bad = item
+            if tbl is None:  # bytes Arrow cannot decode
+                flush()
+                if not _fallback(table, chunk, opts, bad_rows, encoding, delim, nl):
+                    return
+                continue
+            done = 0  # rows of ``tbl`` already taken
+            for i, (num, text) in enumerate(bad):
+                # a row of the wrong width: the rows before it, then it alone via the csv module
+                upto = num - 1 - i
+                if upto > done:
+                    batch.append(tbl.slice(done, upto - done))
+                    if keys:
+                        batch_keys.extend(keys[done:upto])
+                flush()
+                done = upto
+                if not table.py_rows(KeyedRows(io.StringIO(text, newline=""), delim)):
+                    return
+            if done < tbl.num_rows:
+                batch.append(tbl.slice(done) if done else tbl)
+                if keys:
+                    batch_keys.extend(keys[done:] if done else keys)
+            batch_bytes += len(chunk)
+            if batch_bytes >= ARROW_BATCH:
+                flush()
+        flush()
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                items.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        reader.join()
     table.finish()
 
 
@@ -1100,9 +1455,13 @@ def _use_arrow(encoding: str | None) -> bool:
 
 
 ARROW_ENABLED = True
-# bytes of whole rows handed to Arrow at a time: measured 256 KiB-2 MiB as equally fast on the
-# benchmark; smaller blocks keep the peak memory lower
-ARROW_BLOCK = 256 << 10
+# bytes of whole rows tokenized at a time (512 KiB: as fast as 1 MiB, ~20 MB less peak RSS),
+# checked at a time (few, large pyarrow.compute calls); at most ARROW_QUEUE blocks wait between
+ARROW_BLOCK = 512 << 10
+ARROW_BATCH = 4 << 20
+ARROW_QUEUE = 2
+# duplicate-row / unique / primary-key: at most this many 8-byte hashes per check
+MAX_UNIQUE_VALUES = 5_000_000
 _arrow_pool_set = False
 
 
@@ -1320,13 +1679,8 @@ def finish(rep: Report) -> dict[str, Any]:
     return {
         **info,
         "fatal": rep.fatal,
-        "valid": not rep.counts
-        or all(methodology()["validation"]["severity"].get(c) == "warning" for c in rep.counts),
-        "error_count": sum(
-            n
-            for c, n in rep.counts.items()
-            if methodology()["validation"]["severity"].get(c) != "warning"
-        ),
+        "valid": not rep.counts or all(severity(c) == "warning" for c in rep.counts),
+        "error_count": sum(n for c, n in rep.counts.items() if severity(c) != "warning"),
         "error_counts": dict(sorted(rep.counts.items())),
         "errors": rep.errors,
         "errors_truncated": sum(rep.counts.values()) > len(rep.errors),
