@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from quality import methodology
 from quality.register import register_lag
 from quality.scoring import steward_score
 from quality.testing import Q, dataset_doc, org_doc, resource_doc
@@ -191,7 +192,7 @@ async def test_lagging_register_costs_five_points_until_fixed(q: Q) -> None:
 
     async def rated() -> dict[str, Any]:
         r = await q.client.get(f"/api/v1/quality/ratings?quarter={quarter}")
-        assert r.status_code == 200 and r.json()["methodology_version"] == "2026.11-2"
+        assert r.status_code == 200 and r.json()["methodology_version"] == methodology.version()
         return {i["organization_id"]: i for i in r.json()["items"]}
 
     items = await rated()

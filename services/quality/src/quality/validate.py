@@ -103,18 +103,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The '{check}' check was skipped: the file has more than {cap} values to compare",
     ),
 }
-# codes this module adds whose severity the methodology does not name (yet)
-SEVERITY_DEFAULTS = {
-    "duplicate-row": "warning",
-    "unique-error": "row",
-    "primary-key": "row",
-    "check-skipped": "warning",
-}
 
 
 def severity(code: str) -> str:
-    sev = methodology()["validation"]["severity"].get(code)
-    return sev or SEVERITY_DEFAULTS.get(code, "row")
+    """fatal | header | row | warning | info, as the methodology names it (row if unnamed)."""
+    return methodology()["validation"]["severity"].get(code, "row")
 
 
 def message(code: str, **kw: Any) -> tuple[str, str]:
@@ -509,8 +502,8 @@ class Table:
         rep.info["schema_source"] = schema_source
         t = cls(header, rep, types, required)
         cfg = methodology()["validation"]
-        cap = int(cfg.get("max_unique_values", MAX_UNIQUE_VALUES))
-        if cfg.get("duplicate_row", True):
+        cap = int(cfg["max_unique_values"])
+        if cfg["duplicate_row"]:
             t.row_keys = Keys("duplicate-row", cap)
         t.col_keys = [Keys(code, cap, column=i) for i, code in sorted(unique.items())]
         return t
@@ -1460,8 +1453,6 @@ ARROW_ENABLED = True
 ARROW_BLOCK = 512 << 10
 ARROW_BATCH = 4 << 20
 ARROW_QUEUE = 2
-# duplicate-row / unique / primary-key: at most this many 8-byte hashes per check
-MAX_UNIQUE_VALUES = 5_000_000
 _arrow_pool_set = False
 
 
