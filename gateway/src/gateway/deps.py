@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from portal_kit.auth import bearer_token
 from portal_kit.db import SessionDep
 from portal_kit.errors import Forbidden, Unauthorized
+from portal_kit.openapi import register_principal_dependency
 
 from gateway import identity, tokens
 from gateway.identity import Caller
@@ -35,6 +36,10 @@ async def admin_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Ca
         raise Forbidden("Requires role: admin")
     return caller
 
+
+# OpenAPI (portal_kit.openapi): routes taking a caller document their 401/403 problems
+register_principal_dependency(optional_caller, required=False)
+register_principal_dependency(current_caller, required=True)
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 AdminCaller = Annotated[Caller, Depends(admin_caller)]

@@ -11,11 +11,19 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from portal_kit.openapi import WRITE_METHODS, problem_response
 
 from gateway.proxy import route_for
 from gateway.runtime import Runtime, runtime
 
 FAILED_RETRY_SECONDS = 5.0
+EDGE_DESCRIPTIONS = {
+    401: "Bearer token invalid, expired or revoked (checked at the gateway)",
+    429: "Too many requests (rate limit; see Retry-After)",
+    431: "Request headers too large",
+    502: "The owning service is unavailable",
+    504: "The owning service did not answer in time",
+}
 COMPONENT_SECTIONS = (
     "schemas",
     "responses",
@@ -134,6 +142,7 @@ def merge(
             if isinstance(tag, dict) and "name" in tag:
                 tags.setdefault(tag["name"], tag)
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEME)
+    _edge_problems(doc, set(own.get("paths") or {}))
     # every route accepts a token; anonymous access is allowed where the service allows it
     doc["security"] = [{"OAuth2Password": []}, {}]
     ready = paths.get("/readyz", {}).get("get")
@@ -151,6 +160,24 @@ def merge(
     doc.setdefault("info", {})["description"] = description
     doc["info"]["x-services-missing"] = missing
     return doc
+
+
+def _edge_problems(doc: dict[str, Any], own_paths: set[str]) -> None:
+    """Problems the gateway itself answers before a service sees the request: 401 for a bad
+    bearer token (every route), 429 for writes beyond the rate limits, 431 for oversized
+    headers, 502/504 when the owning service is down or slow (proxied routes)."""
+    for path, item in (doc.get("paths") or {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            codes = [401, 431]
+            if method in WRITE_METHODS:
+                codes.append(429)
+            if path not in own_paths:
+                codes += [502, 504]
+            for code in codes:
+                responses.setdefault(str(code), problem_response(code, EDGE_DESCRIPTIONS[code]))
 
 
 async def merged_openapi(app: FastAPI, rt: Runtime) -> dict[str, Any]:

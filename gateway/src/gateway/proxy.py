@@ -217,7 +217,9 @@ async def proxy(request: Request) -> Response:
     except httpx.HTTPError as exc:
         log.warning("upstream %s unreachable: %r", service, exc)
         return problem(502, f"The {service} service is unavailable", instance=path, service=service)
-    drop = _dropped(list(upstream.headers.raw)) | {b"x-request-id"}
+    # the gateway's server sets its own Date and Server (without a version): the service's
+    # copies would repeat them
+    drop = _dropped(list(upstream.headers.raw)) | {b"x-request-id", b"date", b"server"}
     response = StreamingResponse(
         _relay(upstream, service),
         status_code=upstream.status_code,

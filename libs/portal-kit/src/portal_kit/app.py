@@ -25,7 +25,9 @@ from portal_kit.events.consumer import Subscription
 from portal_kit.events.worker import EventWorker, StreamSpec
 from portal_kit.logging import RequestIdMiddleware, configure_logging
 from portal_kit.metrics import MetricsMiddleware, metrics_endpoint
+from portal_kit.openapi import install_problem_responses
 from portal_kit.settings import ServiceSettings
+from portal_kit.timeouts import BodyIdleTimeoutMiddleware
 from portal_kit.tracing import instrument_app
 from portal_kit.tracing import shutdown as flush_traces
 
@@ -196,12 +198,15 @@ def create_service_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_problem_responses(app)  # OpenAPI: the problem+json answers of every operation
     app.include_router(health_router())
     if with_routes:
         for router in spec.routers:
             app.include_router(router)
     if spec.configure_app is not None:
         spec.configure_app(app)
+    # hardening: a client trickling its body is cut off (408) instead of holding the request
+    app.add_middleware(BodyIdleTimeoutMiddleware, idle=settings.body_idle_timeout)
     app.add_middleware(MetricsMiddleware, service=spec.name)
     app.add_middleware(RequestIdMiddleware)
     instrument_app(app, spec.name)  # no-op unless PORTAL_OTEL_ENABLED

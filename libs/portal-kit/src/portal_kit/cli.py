@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from portal_kit.migrations import downgrade, upgrade
 from portal_kit.settings import ServiceSettings
+from portal_kit.timeouts import header_timeout_protocol
 
 
 def run_cli(
@@ -46,6 +47,9 @@ def run_cli(
         settings.run_worker = True
         with_routes = False
     app = app_factory(settings, with_routes=with_routes)
+    http_protocol = (
+        header_timeout_protocol(settings.header_timeout) if settings.header_timeout > 0 else None
+    )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -56,6 +60,11 @@ def run_cli(
         # services sit behind the gateway; the gateway itself narrows this to its ingress
         forwarded_allow_ips=getattr(settings, "forwarded_allow_ips", "*"),
         timeout_graceful_shutdown=25,
+        # hardening (docs/hardening.md "Slow clients"): bounded header reads, idle keep-alive,
+        # optional cap on concurrent connections; request bodies: BodyIdleTimeoutMiddleware
+        http=http_protocol or "auto",
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.limit_concurrency,
         lifespan="on",
     )
     server = uvicorn.Server(config)

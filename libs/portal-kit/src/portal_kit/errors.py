@@ -26,6 +26,7 @@ _STATUS_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
+    408: "request-timeout",
     409: "conflict",
     410: "gone",
     411: "length-required",
@@ -48,6 +49,7 @@ _TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    408: "Request Timeout",
     409: "Conflict",
     410: "Gone",
     411: "Length Required",
@@ -95,6 +97,15 @@ class Forbidden(AppError):
 
 class NotFound(AppError):
     status = 404
+
+
+class RequestTimeout(AppError):
+    """408: the client stopped sending its request; the connection is closed after it."""
+
+    status = 408
+
+    def __init__(self, detail: str = "Request not received in time", **extra: Any) -> None:
+        super().__init__(detail, headers={"Connection": "close"}, **extra)
 
 
 class Conflict(AppError):

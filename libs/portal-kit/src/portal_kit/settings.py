@@ -32,6 +32,16 @@ class ServiceSettings(BaseSettings):
     # the relay polls the outbox this often when idle (seconds)
     outbox_poll_interval: float = 0.2
 
+    # slow clients (portal_kit.timeouts), seconds: no request-body chunk for this long -> 408
+    # and the request is aborted; a request's headers not complete this long after its first
+    # byte (or the connection) -> 408 and close; idle keep-alive connections closed after this.
+    # 0 disables the first two. limit_concurrency: connections + running requests per process
+    # beyond which uvicorn answers 503 (None = unlimited; the ingress should bound this too).
+    body_idle_timeout: float = 30.0
+    header_timeout: float = 20.0
+    keep_alive_timeout: int = 5
+    limit_concurrency: int | None = None
+
     # S3 (only services that use object storage read these)
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = "portal"

@@ -620,6 +620,34 @@ async def dispatch(action_name: str, request: Request, session: AsyncSession) ->
     return Response(dumps(body), media_type=JSON_TYPE)
 
 
+# OpenAPI: CKAN's own error documents (not problem+json), as CKAN clients expect them
+_CKAN_ERROR_BODY = {
+    "anyOf": [
+        {"type": "string", "description": "Bad request message (unknown action, bad JSON)"},
+        {
+            "type": "object",
+            "required": ["success", "error"],
+            "properties": {
+                "help": {"type": "string"},
+                "success": {"const": False},
+                "error": {"type": "object", "properties": {"__type": {"type": "string"}}},
+            },
+        },
+    ]
+}
+CKAN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"schema": _CKAN_ERROR_BODY}},
+    }
+    for status, description in (
+        (400, "Bad request (CKAN error document)"),
+        (403, "Authorization Error: write actions are refused (CKAN error document)"),
+        (404, "Not Found Error (CKAN error document)"),
+        (409, "Validation Error (CKAN error document)"),
+    )
+}
+
 for _path in ("/api/3/action/{action_name}", "/api/action/{action_name}"):
     for _suffix in ("", "/"):
 
@@ -632,5 +660,6 @@ for _path in ("/api/3/action/{action_name}", "/api/action/{action_name}"):
             methods=["GET", "POST"],
             include_in_schema=not _suffix,
             summary="CKAN Action API (read-only)",
+            responses=CKAN_ERROR_RESPONSES,
             name=f"ckan_action{_path.count('3')}{_suffix}",
         )

@@ -22,6 +22,17 @@ from harvest_export.pulls import record_pull
 router = APIRouter(tags=["dcat"])
 
 PER_PAGE = 100
+# OpenAPI: the RDF serialisations these routes answer (by the path's .{fmt})
+_BINARY: dict[str, Any] = {"schema": {}}  # any body: RDF is not validated here
+RDF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "DCAT-AP in the serialisation the extension names",
+        "content": {media: _BINARY for _, media in dcat.FORMATS.values()},
+    }
+}
+JSONLD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "schema.org Dataset", "content": {"application/ld+json": _BINARY}}
+}
 KEEP_PARAMS = ("modified_since", "profiles", "profile", "q", "fq")
 
 
@@ -64,7 +75,11 @@ async def _orgs(session: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, 
 
 
 @router.api_route(
-    "/catalog.{fmt}", methods=["GET", "HEAD"], summary="DCAT-AP catalog, 100 datasets a page"
+    "/catalog.{fmt}",
+    methods=["GET", "HEAD"],
+    summary="DCAT-AP catalog, 100 datasets a page",
+    response_class=Response,
+    responses=RDF_RESPONSES,
 )
 async def catalog(fmt: str, request: Request, session: SessionDep) -> Response:
     if fmt not in dcat.FORMATS:
@@ -174,7 +189,13 @@ async def catalog(fmt: str, request: Request, session: SessionDep) -> Response:
     return rdf_response(request, body, fmt)
 
 
-@router.api_route("/dataset/{ref}.{fmt}", methods=["GET", "HEAD"], summary="One dataset in DCAT-AP")
+@router.api_route(
+    "/dataset/{ref}.{fmt}",
+    methods=["GET", "HEAD"],
+    summary="One dataset in DCAT-AP",
+    response_class=Response,
+    responses=RDF_RESPONSES,
+)
 async def dataset_rdf(ref: str, fmt: str, request: Request, session: SessionDep) -> Response:
     if fmt not in dcat.FORMATS:
         return text_error(404, "Unknown format")
@@ -220,6 +241,8 @@ async def _schema_org(request: Request, ds: HxDataset, base: str) -> Response:
     "/dataset/{ref}/schemaorg.jsonld",
     methods=["GET", "HEAD"],
     summary="schema.org Dataset JSON-LD (Google Dataset Search)",
+    response_class=Response,
+    responses=JSONLD_RESPONSES,
 )
 async def dataset_schema_org(ref: str, request: Request, session: SessionDep) -> Response:
     ds = await find_dataset(session, ref[:200])
@@ -228,7 +251,12 @@ async def dataset_schema_org(ref: str, request: Request, session: SessionDep) ->
     return await _schema_org(request, ds, settings_of(request).site_url)
 
 
-@router.api_route("/sitemap.xml", methods=["GET", "HEAD"], summary="Sitemap of dataset pages")
+@router.api_route(
+    "/sitemap.xml",
+    methods=["GET", "HEAD"],
+    summary="Sitemap of dataset pages",
+    response_class=Response,
+)
 async def sitemap(request: Request, session: SessionDep) -> Response:
     rows = await session.exec(  # type: ignore[call-overload]
         sa.select(HxDataset.package["url"].astext, HxDataset.metadata_modified)
