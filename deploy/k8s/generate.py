@@ -94,6 +94,11 @@ CONFIG_KEYS = {
     "LOG_LEVEL": "LOG_LEVEL",
     "DATABASE_POOL_SIZE": "DATABASE_POOL_SIZE",
 }
+# service-to-service calls (settings without the prefix), made through the gateway
+PEER_CALLS = {
+    "catalog": ("QUALITY_URL", "STORAGE_URL"),  # moderation pre-check, file metadata
+    "quality": ("FEEDBACK_URL", "HARVEST_URL"),  # steward rating R, the card's harvest status
+}
 GATEWAY_CONFIG_KEYS = {"CORS_ORIGINS": "CORS_ORIGINS", "FORWARDED_ALLOW_IPS": "FORWARDED_ALLOW_IPS"}
 
 
@@ -154,6 +159,10 @@ def env(p: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {"name": "OTEL_SERVICE_NAME", "value": f"portal-{p['name']}"},
     ]
+    # a service calling another's API goes through the gateway inside the cluster (the network
+    # policies let only the gateway reach services), not the public URL pods may not reach
+    for field in PEER_CALLS.get(p["name"], ()):
+        out.append({"name": f"{pre}{field}", "value": f"http://gateway:{PORT}"})
     if p["name"] == "gateway":
         for other in PROCESSES:
             if other["name"] != "gateway":

@@ -312,7 +312,7 @@ async def resolve_file(
         headers = {}
         if request.headers.get("authorization"):
             headers["Authorization"] = request.headers["authorization"]
-        base = ctx.settings.public_base_url.rstrip("/")
+        base = (ctx.settings.storage_url or ctx.settings.public_base_url).rstrip("/")
         try:
             resp = await ctx.http.get(
                 f"{base}/api/v1/files/{file_id}/info", headers=headers, timeout=5.0
