@@ -50,6 +50,14 @@ async def test_card_shows_what_data_gov_ua_harvested(gw, admin_token, make_user,
         interval=1.0,
     )
 
+    # a quarter frozen now keeps this harvest status, whatever happens after
+    r = await gw.post(
+        "/api/v1/quality/snapshots",
+        params={"kind": "quarter", "period": "2025Q4"},
+        headers=moderator,
+    )
+    assert r.status_code == 201, r.text
+
     # the national harvester's gather stage, as ckanext-harvest sends it
     r = await gw.get(
         "/api/3/action/package_search",
@@ -70,6 +78,15 @@ async def test_card_shows_what_data_gov_ua_harvested(gw, admin_token, make_user,
     text = r.content.decode("utf-8-sig")
     assert "Зібрано data.gov.ua після останньої зміни,1" in text, text
     assert "Передається на data.gov.ua (наборів),1" in text
+    # the frozen quarter still shows what was true when it was frozen
+    r = await gw.get("/api/v1/quality/card", params={**params, "quarter": "2025Q4"})
+    assert r.json()["frozen"] is True
+    frozen = r.json()["publication"]["harvest"]
+    assert {k: frozen[k] for k in ("served", "fetched", "never")} == {
+        "served": 1,
+        "fetched": 0,
+        "never": 1,
+    }
     # the statistics themselves are public
     r = await gw.get("/api/v1/stats/harvest/organizations")
     mine = [i for i in r.json()["items"] if i["organization_id"] == org["id"]]

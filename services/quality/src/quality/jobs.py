@@ -144,11 +144,12 @@ async def validation_loop(ctx: ServiceContext) -> None:
 async def schedule_once(ctx: ServiceContext) -> None:
     now = utc_now()
     feedback = await monitoring.fetch_feedback(ctx)
+    harvest = await monitoring.fetch_harvest(ctx)
     async with ctx.sessionmaker() as session:
         async with session.begin():
             await service.recompute_all(session, now)
             await service.emit_overdue(session, now)
-            await monitoring.scheduled_snapshots(session, now, feedback)
+            await monitoring.scheduled_snapshots(session, now, feedback, harvest)
     if ctx.worker is not None:
         ctx.worker.wake_relay()
 

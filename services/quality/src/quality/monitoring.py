@@ -132,6 +132,7 @@ async def take_snapshot(
     now: datetime,
     replace: bool = False,
     feedback: dict[str, dict[str, Any]] | None = None,
+    harvest: dict[str, dict[str, Any]] | None = None,
 ) -> QSnapshot:
     existing = (
         (
@@ -149,6 +150,8 @@ async def take_snapshot(
     state = await current_state(session, now)
     if kind == "quarter" and feedback is not None:
         state["feedback"] = feedback  # R is frozen with the quarter
+    if kind == "quarter" and harvest is not None:
+        state["harvest"] = harvest  # and so is the card's harvest status
     if existing is None:
         existing = QSnapshot(kind=kind, period=period, methodology_version=version())
         session.add(existing)
@@ -164,14 +167,17 @@ async def take_snapshot(
 
 
 async def scheduled_snapshots(
-    session: AsyncSession, now: datetime, feedback: dict[str, dict[str, Any]] | None = None
+    session: AsyncSession,
+    now: datetime,
+    feedback: dict[str, dict[str, Any]] | None = None,
+    harvest: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Weekly snapshot once per ISO week; the quarter-end snapshot frozen at the first run after it."""
     await take_snapshot(session, "weekly", week_of(now), now)
     prev = previous_quarter(quarter_of(now))
     _, prev_end = quarter_bounds(prev)
     if now >= prev_end and now - prev_end < timedelta(days=7):
-        await take_snapshot(session, "quarter", prev, now, feedback=feedback)
+        await take_snapshot(session, "quarter", prev, now, feedback=feedback, harvest=harvest)
 
 
 async def kpi(session: AsyncSession, now: datetime, quarter: str | None = None) -> dict[str, Any]:
@@ -422,6 +428,8 @@ async def card(
     snaps = (await session.exec(sa.select(QSnapshot))).scalars().all()  # type: ignore[call-overload]
     frozen = next((s for s in snaps if s.kind == "quarter" and s.period == quarter), None)
     state = frozen.data if frozen is not None else await current_state(session, now)
+    if frozen is not None and state.get("harvest") is not None:
+        harvest = state["harvest"]  # as it was when the quarter was frozen
     ds = [
         d for d in state["datasets"] if organization_id is None or d["org"] == str(organization_id)
     ]
@@ -540,7 +548,8 @@ def _harvest_section(
 ) -> dict[str, Any]:
     """Spec §5.11 «Оприлюднення»: datasets mirrored to data.gov.ua — of the datasets
     harvest-export serves, how many the national harvester fetched since their last change
-    (``stale``: fetched before it, ``never``: not fetched yet). Live, also on a frozen card."""
+    (``stale``: fetched before it, ``never``: not fetched yet). A frozen quarter shows what was
+    recorded when it was frozen (quarters frozen before that was recorded show it live)."""
     if harvest is None:
         return {"source": "unavailable", "note": "harvest statistics unavailable"}
     items = [v for k, v in harvest.items() if organization_id is None or k == str(organization_id)]

@@ -163,8 +163,13 @@ async def snapshot(
             ],
         )
     await service.recompute_all(session, now)
-    feedback = await monitoring.fetch_feedback(request.state.ctx) if kind == "quarter" else None
-    s = await monitoring.take_snapshot(session, kind, period, now, replace=True, feedback=feedback)
+    feedback = harvest = None
+    if kind == "quarter":
+        feedback = await monitoring.fetch_feedback(request.state.ctx)
+        harvest = await monitoring.fetch_harvest(request.state.ctx)
+    s = await monitoring.take_snapshot(
+        session, kind, period, now, replace=True, feedback=feedback, harvest=harvest
+    )
     return {
         "kind": s.kind,
         "period": s.period,
