@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
+from catalog import testing
 from catalog.testing import uid
 
 GOOD_DESCRIPTION = (
@@ -19,14 +20,7 @@ CSV = "Стаття,Сума\nОсвіта,1200.50\nМ’ясокомбінат,
 
 
 async def upload(gw, headers, org_id, data: bytes, name: str) -> dict:
-    r = await gw.post(
-        "/api/v1/files",
-        params={"organization_id": org_id},
-        content=data,
-        headers={**headers, "X-File-Name": quote(name), "Content-Type": "text/csv"},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
+    return await testing.upload(gw, headers, org_id, data, name, "text/csv")
 
 
 async def test_uploaded_file_attached_and_quality_gate_blocks_until_fixed(

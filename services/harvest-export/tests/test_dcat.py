@@ -21,6 +21,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DATA = Path(__file__).parent / "data"
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
+T_EU = "http://publications.europa.eu/resource/authority/"
 SH = Namespace("http://www.w3.org/ns/shacl#")
 RDFLIB_FORMAT = {"ttl": "turtle", "rdf": "xml", "jsonld": "json-ld", "n3": "n3", "xml": "xml"}
 CONTENT_TYPE = {
@@ -224,3 +225,80 @@ async def test_one_invalid_record_is_counted_and_never_breaks_the_catalog(
     fixed = (await hx.action("package_show", id=good["id"])).json()["result"]
     assert fixed["title"] == "Виправлена назва"
     assert fixed["metadata_modified"] > shown["metadata_modified"]
+
+
+PROV = Namespace("http://www.w3.org/ns/prov#")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+
+
+async def test_derived_csv_is_a_distribution_and_a_marked_ckan_resource(hx):
+    """Issue 5: the UTF-8 CSV the portal made of an XLSX is one more dcat:Distribution (CSV from
+    the EU file types, text/csv, byte size, SHA-256, prov:wasDerivedFrom the XLSX distribution)
+    and one more CKAN resource marked ``derived_from``; SHACL stays clean; a new file version
+    (the copy no longer in the document) drops both."""
+    org = T.organization()
+    assert await hx.feed_org(org)
+    doc = T.dataset(org, 0)
+    xlsx = doc["resources"][0]
+    xlsx.update(name="Бюджет ’24 (таблиця)", format="XLSX", position=0)
+    fid = "5b4cd3de-6f8e-5c6a-9e51-3c3d8b0c6a11"
+    copy = {
+        "file_id": fid,
+        "format": "CSV",
+        "media_type": "text/csv; charset=utf-8",
+        "name": "Бюджет ’24.csv",
+        "size": 4321,
+        "sha256": "ab" * 32,
+        "url": f"/files/{fid}/%D0%91%D1%8E%D0%B4%D0%B6%D0%B5%D1%82.csv",
+        "created_at": T.now().isoformat(),
+    }
+    xlsx["derived"] = [copy]
+    assert await hx.feed_dataset(doc)
+
+    pkg = (await hx.action("package_show", id=doc["id"])).json()["result"]
+    originals = [r for r in pkg["resources"] if not r.get("derived_from")]
+    [derived] = [r for r in pkg["resources"] if r.get("derived_from")]
+    assert len(originals) == 2 and pkg["num_resources"] == 3
+    assert derived["id"] == fid and derived["derived_from"] == xlsx["id"]
+    assert derived["position"] == 2 and derived["format"] == "CSV"
+    assert derived["name"] == "Бюджет ’24 (таблиця) (CSV, автоматично створено з XLSX)"
+    assert derived["url"] == hx.url + copy["url"] and derived["mimetype"] == "text/csv"
+    assert derived["size"] == 4321 and derived["hash"] == "ab" * 32
+    r = await hx.action("resource_show", id=fid)
+    assert r.status_code == 200 and r.json()["result"]["derived_from"] == xlsx["id"]
+    found = (await hx.action("package_search", fq=f"res_format:CSV id:{doc['id']}")).json()
+    assert found["result"]["count"] == 1
+
+    r = await hx.client.get(f"/dataset/{doc['id']}.ttl")
+    assert r.status_code == 200
+    g = Graph().parse(data=r.content, format="turtle")
+    ds = URIRef(f"{hx.url}/dataset/{doc['id']}")
+    dist = URIRef(f"{hx.url}/dataset/{doc['id']}/resource/{fid}")
+    source = URIRef(f"{hx.url}/dataset/{doc['id']}/resource/{xlsx['id']}")
+    assert (ds, DCAT.distribution, dist) in g and (ds, DCAT.distribution, source) in g
+    assert (dist, PROV.wasDerivedFrom, source) in g
+    assert (dist, DCTERMS.format, URIRef(f"{T_EU}file-type/CSV")) in g
+    assert (
+        dist,
+        DCAT.mediaType,
+        URIRef("http://www.iana.org/assignments/media-types/text/csv"),
+    ) in g
+    assert (dist, DCAT.downloadURL, URIRef(hx.url + copy["url"])) in g
+    assert g.value(dist, DCAT.byteSize) == Literal("4321", datatype=XSD.nonNegativeInteger)
+    ck = g.value(dist, SPDX.checksum)
+    assert str(g.value(ck, SPDX.checksumValue)) == "ab" * 32
+    assert (dist, DCTERMS.title, Literal(derived["name"], lang="uk")) in g
+    problems = await asyncio.to_thread(violations, g, shapes(*SHAPES_3))
+    assert problems == []
+
+    # a new version of the resource: another file, no copy yet
+    before = pkg["metadata_modified"]
+    assert await hx.feed_dataset(
+        T.bump(doc, resources=[{**xlsx, "derived": [], "version": 2}, doc["resources"][1]])
+    )
+    pkg = (await hx.action("package_show", id=doc["id"])).json()["result"]
+    assert [r for r in pkg["resources"] if r.get("derived_from")] == []
+    assert pkg["metadata_modified"] > before
+    g = Graph().parse(data=(await hx.client.get(f"/dataset/{doc['id']}.ttl")).content)
+    assert (ds, DCAT.distribution, dist) not in g
+    assert (await hx.action("resource_show", id=fid)).status_code == 404

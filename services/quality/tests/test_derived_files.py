@@ -152,3 +152,64 @@ def test_derived_name() -> None:
     assert service.derived_name("без розширення") == "без розширення.csv"
     assert service.derived_name(".xlsx") == ".xlsx.csv"
     assert service.derived_name(None) == "data.csv"
+
+
+async def test_deleted_files_unlink_the_copy_and_mark_the_source_gone(q: Q) -> None:
+    org = org_doc()
+    await q.feed("catalog.organization.created", org)
+    fid = await q.upload(workbook(), "Зупинки.xlsx", uuid.UUID(org["id"]))
+    ds_id, rid = uuid.uuid4(), uuid.uuid4()
+    ds = dataset_doc(
+        org["id"], id=ds_id, resources=[resource_doc(ds_id, id=rid, file_id=fid, fmt="XLSX")]
+    )
+    await q.feed("catalog.dataset.updated", ds)
+    await q.validate_all()
+    async with q.ctx.sessionmaker() as session:
+        src = await session.get(QFile, fid)
+        assert src is not None and src.derived_key and src.derived_sha256
+        key, sha = src.derived_key, src.derived_sha256
+    copy_id = uuid.uuid4()
+    copy = {
+        "id": str(copy_id),
+        "organization_id": org["id"],
+        "bucket": q.bucket,
+        "key": key,
+        "size": 10,
+        "sha256": sha,
+        "media_type": "text/csv; charset=utf-8",
+        "original_name": "Зупинки.csv",
+        "created_at": datetime.now(UTC).isoformat(),
+        "derived_from": str(fid),
+    }
+    await q.feed("storage.file.stored", copy)
+    rep = await resource(q, rid)
+    assert rep["derived_file_id"] == str(copy_id) and rep["stars"] == 3
+
+    # the copy deleted in storage: unlinked, and no longer counted as the 3-star CSV
+    gone = {"id": str(copy_id), "organization_id": org["id"], "bucket": q.bucket, "key": key}
+    await q.feed("storage.file.deleted", gone)
+    await q.feed("storage.file.deleted", gone)  # a replay changes nothing
+    rep = await resource(q, rid)
+    assert rep["derived_file_id"] is None and rep["derived_csv_key"] is None
+    assert rep["stars"] < 3 and rep["status"] == "done"
+
+    # the source deleted: its report is gone (no verdict counted, never validated again)
+    await q.feed(
+        "storage.file.deleted",
+        {"id": str(fid), "organization_id": org["id"], "bucket": q.bucket, "key": "x"},
+    )
+    rep = await resource(q, rid)
+    assert rep["status"] == "gone"
+    await q.validate_all()
+    assert (await resource(q, rid))["status"] == "gone"
+
+    # a deletion seen before the file: the late storage.file.stored queues nothing
+    late = uuid.uuid4()
+    await q.feed(
+        "storage.file.deleted",
+        {"id": str(late), "organization_id": org["id"], "bucket": q.bucket, "key": "k"},
+    )
+    await q.feed("storage.file.stored", {**copy, "id": str(late), "derived_from": None})
+    async with q.ctx.sessionmaker() as session:
+        row = await session.get(QFile, late)
+        assert row is not None and row.status == "gone"

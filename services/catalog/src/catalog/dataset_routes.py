@@ -606,8 +606,9 @@ async def _apply_source(
         r.sha256 = None
 
 
-def _resource_view(r: Resource) -> Response:
-    return with_etag(svc.resource_document(r), r.revision)
+async def _resource_view(session, r: Resource, status_code: int = 200) -> Response:
+    [doc] = await svc.resource_documents(session, [r])
+    return with_etag(doc, r.revision, status_code)
 
 
 async def _touch(session, ds: Dataset) -> None:
@@ -621,7 +622,8 @@ async def list_resources(
     ref: str, session: SessionDep, principal: OptionalPrincipal
 ) -> dict[str, Any]:
     ds = await svc.visible_dataset(session, ref, principal)
-    items = [jsonable(svc.resource_document(r)) for r in await svc.load_resources(session, ds.id)]
+    docs = await svc.resource_documents(session, await svc.load_resources(session, ds.id))
+    items = [jsonable(d) for d in docs]
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 
@@ -630,7 +632,7 @@ async def get_resource(
     ref: str, rid: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
 ) -> Response:
     ds = await svc.visible_dataset(session, ref, principal)
-    return _resource_view(await _resource(session, ds, rid))
+    return await _resource_view(session, await _resource(session, ds, rid))
 
 
 @router.post(
@@ -684,7 +686,7 @@ async def create_resource(
     )
     await svc.emit_resource(session, ds, r, "created")
     wake_relay(request)
-    return with_etag(svc.resource_document(r), r.revision, 201)
+    return await _resource_view(session, r, 201)
 
 
 @router.patch(
@@ -738,7 +740,7 @@ async def update_resource(
         await svc.add_history(session, ds, principal, "resource_updated", history)
         await svc.emit_resource(session, ds, r, "updated")
         wake_relay(request)
-    return _resource_view(r)
+    return await _resource_view(session, r)
 
 
 @router.delete(
@@ -800,7 +802,8 @@ async def new_resource_version(
     if ds.status == "archived":
         raise Conflict("An archived dataset cannot be changed")
     _check_source(body.file_id, body.url)
-    old = jsonable(svc.resource_document(r))
+    [old_doc] = await svc.resource_documents(session, [r])
+    old = jsonable(old_doc)  # the old version keeps its copies
     session.add(
         ResourceVersion(resource_id=r.id, version=r.version, data=old, replaced_by=principal.sub)
     )
@@ -838,7 +841,7 @@ async def new_resource_version(
     )
     await svc.emit_resource(session, ds, r, "updated")
     wake_relay(request)
-    return with_etag(svc.resource_document(r), r.revision, 201)
+    return await _resource_view(session, r, 201)
 
 
 @router.get("/{ref}/resources/{rid}/versions", summary="All versions of a resource, newest first")
@@ -858,6 +861,7 @@ async def resource_versions(
         .scalars()
         .all()
     )
-    items = [{**jsonable(svc.resource_document(r)), "current": True}]
+    [doc] = await svc.resource_documents(session, [r])
+    items = [{**jsonable(doc), "current": True}]
     items += [{**v.data, "current": False, "replaced_at": jsonable(v.replaced_at)} for v in rows]
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from portal_kit.app import ServiceContext
 from portal_kit.auth import Principal
 from portal_kit.contracts.catalog import (
     DatasetDocument,
+    DerivedFile,
     RegisterEntryDocument,
     ResourceDocument,
     ResourceEvent,
@@ -84,8 +86,75 @@ REQUIRED_TO_SUBMIT = (
 # -- documents
 
 
-def resource_document(r: Resource) -> ResourceDocument:
-    return ResourceDocument.model_validate(r.model_dump())
+def resource_document(
+    r: Resource, derived: dict[uuid.UUID, list[DerivedFile]] | None = None
+) -> ResourceDocument:
+    doc = ResourceDocument.model_validate(r.model_dump())
+    if derived and r.file_id is not None:
+        doc.derived = derived.get(r.file_id, [])
+    return doc
+
+
+def _derived_format(f: StoredFile) -> str:
+    media = f.media_type.split(";", 1)[0].strip().lower()
+    if media == "text/csv":
+        return "CSV"
+    name = f.original_name or ""
+    return name.rsplit(".", 1)[1].upper()[:20] if "." in name else media.upper()
+
+
+async def derived_files(
+    session: AsyncSession, file_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, list[DerivedFile]]:
+    """The live copies storage announced for these source files: the newest per format.
+
+    Resolved when a document is built (not copied onto the resource), so a copy announced before
+    the catalog knew the source or before a resource pointed at it shows up as soon as one does,
+    and a new version of the resource (another file) no longer shows the old copy."""
+    ids = {i for i in file_ids if i is not None}
+    if not ids:
+        return {}
+    rows = (
+        (
+            await session.exec(  # type: ignore[call-overload]
+                sa.select(StoredFile)
+                .where(
+                    StoredFile.derived_from.in_(ids),  # type: ignore[union-attr]
+                    StoredFile.deleted.is_(False),  # type: ignore[attr-defined]
+                )
+                .order_by(StoredFile.created_at.desc(), StoredFile.id)  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
+    out: dict[uuid.UUID, list[DerivedFile]] = {}
+    for f in rows:
+        assert f.derived_from is not None
+        fmt = _derived_format(f)
+        copies = out.setdefault(f.derived_from, [])
+        if f.download_url is None or any(c.format == fmt for c in copies):
+            continue  # an older copy of the same format (quality re-converted the source)
+        copies.append(
+            DerivedFile(
+                file_id=f.id,
+                format=fmt,
+                media_type=f.media_type,
+                name=f.original_name or None,
+                size=f.size,
+                sha256=f.sha256 or None,
+                url=f.download_url,
+                created_at=f.created_at,
+            )
+        )
+    return out
+
+
+async def resource_documents(
+    session: AsyncSession, resources: list[Resource]
+) -> list[ResourceDocument]:
+    derived = await derived_files(session, (r.file_id for r in resources))
+    return [resource_document(r, derived) for r in resources]
 
 
 async def load_resources(session: AsyncSession, dataset_id: uuid.UUID) -> list[Resource]:
@@ -106,7 +175,7 @@ async def dataset_document(
     data = ds.model_dump(exclude={"search_vector", "search_title", "formats"})
     data["organization_name"] = org.name if org else None
     data["organization_title"] = org.title if org else None
-    data["resources"] = [resource_document(r) for r in resources]
+    data["resources"] = await resource_documents(session, resources)
     return DatasetDocument.model_validate(data)
 
 
@@ -214,11 +283,12 @@ async def emit(session: AsyncSession, ds: Dataset, verb: str) -> DatasetDocument
 
 async def emit_resource(session: AsyncSession, ds: Dataset, r: Resource, verb: str) -> None:
     doc = await dataset_document(session, ds)
+    rdoc = next((x for x in doc.resources if x.id == r.id), None) or resource_document(r)
     await record(
         session,
         source=SOURCE,
         type=f"catalog.resource.{verb}",
-        data=ResourceEvent(resource=resource_document(r), dataset=doc),
+        data=ResourceEvent(resource=rdoc, dataset=doc),
         subject=str(r.id),
     )
     await record(
@@ -332,9 +402,14 @@ async def resolve_file(
         raise unprocessable(loc, "file not found (upload it to /api/v1/files first)", "not_found")
     if str(info["organization_id"]) != str(organization_id):
         raise unprocessable(loc, "the file belongs to another organization", "forbidden")
-    base = ctx.settings.public_base_url.rstrip("/")
-    info["download_url"] = f"{base}/files/{file_id}/{quote(info['original_name'], safe='')}"
+    info["download_url"] = file_url(ctx, file_id, info["original_name"])
     return info
+
+
+def file_url(ctx: ServiceContext, file_id: uuid.UUID, name: str) -> str:
+    """The public download URL of a stored file (storage's route, as storage builds it)."""
+    base = ctx.settings.public_base_url.rstrip("/")
+    return f"{base}/files/{file_id}/{quote(name, safe='')}"
 
 
 # -- the quality gate

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+import uuid
+
 import sqlalchemy as sa
 from portal_kit.app import ServiceContext
 from portal_kit.contracts.feedback import RequestAccepted
@@ -11,30 +15,39 @@ from portal_kit.events.envelope import CloudEvent
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from catalog.models import RegisterEntry, StoredFile
+from catalog.datasets import add_history, emit_resource, file_url
+from catalog.models import Dataset, RegisterEntry, Resource, StoredFile
 from catalog.register import emit as emit_register
 
 
-async def on_file_stored(session: AsyncSession, event: CloudEvent) -> None:
+async def on_file_stored(ctx: ServiceContext, session: AsyncSession, event: CloudEvent) -> None:
     f = FileStored.model_validate(event.data)
-    await session.exec(  # type: ignore[call-overload]
-        insert(StoredFile)
-        .values(
-            id=f.id,
-            organization_id=f.organization_id,
-            size=f.size,
-            sha256=f.sha256,
-            media_type=f.media_type,
-            original_name=f.original_name,
-            created_at=f.created_at,
-            deleted=False,
+    inserted = (
+        await session.exec(  # type: ignore[call-overload]
+            insert(StoredFile)
+            .values(
+                id=f.id,
+                organization_id=f.organization_id,
+                size=f.size,
+                sha256=f.sha256,
+                media_type=f.media_type,
+                original_name=f.original_name,
+                created_at=f.created_at,
+                deleted=False,
+                derived_from=f.derived_from,
+                download_url=file_url(ctx, f.id, f.original_name) if f.derived_from else None,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])  # a deletion seen first wins
+            .returning(StoredFile.id)
         )
-        .on_conflict_do_nothing(index_elements=["id"])  # a deletion seen first wins
-    )
+    ).first()
+    if inserted is not None and f.derived_from is not None:
+        await announce_derived(session, f.derived_from, f.id, "derived_file_added")
 
 
 async def on_file_deleted(session: AsyncSession, event: CloudEvent) -> None:
     f = FileDeleted.model_validate(event.data)
+    known = await session.get(StoredFile, f.id, with_for_update=True)
     await session.exec(  # type: ignore[call-overload]
         insert(StoredFile)
         .values(
@@ -48,6 +61,43 @@ async def on_file_deleted(session: AsyncSession, event: CloudEvent) -> None:
         )
         .on_conflict_do_update(index_elements=["id"], set_={"deleted": True})
     )
+    if known is not None and not known.deleted and known.derived_from is not None:
+        await announce_derived(session, known.derived_from, f.id, "derived_file_removed")
+
+
+async def announce_derived(
+    session: AsyncSession, source_id: uuid.UUID, file_id: uuid.UUID, action: str
+) -> None:
+    """A copy of ``source_id`` appeared or went: published datasets whose resources use the source
+    as their current file get a new revision (not a new ``modified_at``: the data did not change)
+    and ``catalog.resource.updated`` + ``catalog.dataset.updated``, so read models (harvest-export,
+    the search cache) follow. Other datasets change nothing: their documents resolve the copy
+    when built, and their next lifecycle event (publish) carries it."""
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(Resource.id, Resource.dataset_id)
+            .join(Dataset, Dataset.id == Resource.dataset_id)
+            .where(
+                Resource.file_id == source_id,
+                Resource.deleted.is_(False),  # type: ignore[attr-defined]
+                Dataset.status == "published",
+            )
+            .order_by(Resource.dataset_id, Resource.id)
+        )
+    ).all()
+    for dataset_id, rids in itertools.groupby(rows, key=lambda row: row[1]):
+        ds = await session.get(Dataset, dataset_id, with_for_update=True)
+        if ds is None or ds.status != "published":
+            continue
+        ds.revision += 1
+        session.add(ds)
+        await session.flush()
+        ids = [row[0] for row in rids]
+        await add_history(session, ds, None, action, note={"file_id": file_id, "resources": ids})
+        for rid in ids:
+            r = await session.get(Resource, rid)
+            if r is not None:
+                await emit_resource(session, ds, r, "updated")
 
 
 async def on_request_accepted(session: AsyncSession, event: CloudEvent) -> None:
@@ -77,7 +127,7 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
             stream="STORAGE",
             durable="catalog__files",
             handlers={
-                "storage.file.stored": on_file_stored,
+                "storage.file.stored": functools.partial(on_file_stored, ctx),
                 "storage.file.deleted": on_file_deleted,
             },
         ),

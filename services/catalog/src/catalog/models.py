@@ -154,6 +154,10 @@ class StoredFile(SQLModel, table=True):
     original_name: str
     created_at: datetime = _ts()
     deleted: bool = False
+    # a copy the platform made of another file (the UTF-8 CSV of an XLSX/XLS/ODS), and its
+    # public download URL as the catalog builds it for resources
+    derived_from: uuid.UUID | None = None
+    download_url: str | None = None
 
 
 class RegisterEntry(SQLModel, table=True):

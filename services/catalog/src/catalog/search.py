@@ -19,7 +19,7 @@ from sqlalchemy.orm import defer
 
 from catalog import text
 from catalog.common import jsonable, unprocessable
-from catalog.datasets import api_view, resource_document
+from catalog.datasets import api_view, derived_files, resource_document
 from catalog.models import Dataset, Organization, Resource
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
@@ -192,13 +192,14 @@ async def search_datasets(
         )
         for r in rres.scalars().all():
             res_map.setdefault(r.dataset_id, []).append(r)
+    derived = await derived_files(session, (r.file_id for rs in res_map.values() for r in rs))
     items = []
     for ds in rows:
         org = org_map.get(ds.organization_id)
         data = ds.model_dump(exclude={"search_vector", "search_title", "formats"})
         data["organization_name"] = org.name if org else None
         data["organization_title"] = org.title if org else None
-        data["resources"] = [resource_document(r) for r in res_map.get(ds.id, [])]
+        data["resources"] = [resource_document(r, derived) for r in res_map.get(ds.id, [])]
         items.append(api_view(DatasetDocument.model_validate(data), ds, principal))
 
     out: dict[str, Any] = {

@@ -3,8 +3,10 @@ wrapper over the gateway, a collector of CATALOG events."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from gateway.testing import create_user
@@ -41,6 +43,39 @@ def uid(prefix: str = "t") -> str:
 
 def random_edrpou() -> str:
     return edrpou_with_check(f"{secrets.randbelow(10**7):07d}")
+
+
+def xlsx_bytes(rows: list[list[Any]], sheet: str = "Дані") -> bytes:
+    """A one-sheet XLSX workbook (openpyxl), Cyrillic kept."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+async def upload(
+    gw: httpx.AsyncClient,
+    headers: dict[str, str],
+    org_id: str,
+    data: bytes,
+    name: str,
+    content_type: str = "application/octet-stream",
+) -> dict[str, Any]:
+    """A file uploaded to the storage service through the gateway (201 asserted)."""
+    r = await gw.post(
+        "/api/v1/files",
+        params={"organization_id": org_id},
+        content=data,
+        headers={**headers, "X-File-Name": quote(name), "Content-Type": content_type},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
 
 
 class Api:

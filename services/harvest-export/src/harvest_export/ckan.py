@@ -262,6 +262,41 @@ def resource_dict(
     }
 
 
+def derived_resource_dict(
+    copy: dict[str, Any], source: dict[str, Any], *, package_id: str, position: int, base: str
+) -> dict[str, Any]:
+    """A copy the portal made of a resource's file (the UTF-8 CSV of an XLSX/ODS) as a resource
+    of its own, after the originals, marked with ``derived_from`` (the source resource's id)."""
+    fmt = (copy.get("format") or "CSV").upper()
+    src_fmt = source["format"] or "файлу"
+    media = (copy.get("media_type") or vocab.FORMATS.get(fmt, (None, None))[1] or "").split(";")
+    stamp = ts(parse_dt(copy.get("created_at")))
+    res = resource_dict(
+        {
+            "id": copy["file_id"],
+            "name": f"{source['name']} ({fmt}, автоматично створено з {src_fmt})",
+            "description": (
+                f"Копія ресурсу «{source['name']}» у форматі {fmt} (UTF-8), створена порталом "
+                f"автоматично з {src_fmt}; оновлюється разом з оригіналом."
+            ),
+            "format": fmt,
+            "media_type": media[0].strip() or None,
+            "download_url": copy.get("url"),
+            "size": copy.get("size"),
+            "sha256": copy.get("sha256"),
+            "created_at": copy.get("created_at"),
+            "modified_at": copy.get("created_at"),
+        },
+        package_id=package_id,
+        position=position,
+        base=base,
+        landing=source["url"],
+    )
+    res["created"] = res["last_modified"] = res["metadata_modified"] = stamp
+    res["derived_from"] = source["id"]
+    return res
+
+
 def package_dict(
     doc: dict[str, Any],
     org: dict[str, Any],
@@ -333,12 +368,18 @@ def package_dict(
         extra("quality_compliant", "true" if quality.get("compliant") else "false")
         extra("quality_assessed", ts(parse_dt(quality.get("assessed_at"))))
 
+    ordered = sorted(doc.get("resources") or [], key=lambda r: (r.get("position", 0), str(r["id"])))
     resources = [
         resource_dict(r, package_id=pid, position=i, base=base, landing=landing)
-        for i, r in enumerate(
-            sorted(doc.get("resources") or [], key=lambda r: (r.get("position", 0), str(r["id"])))
-        )
+        for i, r in enumerate(ordered)
     ]
+    for src, src_dict in zip(ordered, list(resources), strict=True):
+        for copy in src.get("derived") or []:
+            resources.append(
+                derived_resource_dict(
+                    copy, src_dict, package_id=pid, position=len(resources), base=base
+                )
+            )
     org_email = single_email((org.get("doc") or {}).get("email"))
     return {
         "id": pid,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rdflib import Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from harvest_export import vocab
 from harvest_export.ckan import parse_dt
@@ -75,6 +75,7 @@ def new_graph() -> Graph:
         ("spdx", SPDX),
         ("adms", ADMS),
         ("owl", OWL),
+        ("prov", PROV),
         ("xsd", XSD),
     ):
         g.bind(prefix, ns)
@@ -278,6 +279,9 @@ def add_dataset(
         g.add((dist, DCTERMS.title, Literal(res["name"], lang="uk")))
         if res.get("description"):
             g.add((dist, DCTERMS.description, Literal(res["description"], lang="uk")))
+        if res.get("derived_from"):  # a copy the portal made of another distribution's file
+            src = URIRef(f"{base}/dataset/{pkg['id']}/resource/{res['derived_from']}")
+            g.add((dist, PROV.wasDerivedFrom, src))
         g.add((dist, DCAT.accessURL, _resource(g, res["url"])))
         g.add((dist, DCAT.downloadURL, _resource(g, res["url"])))
         ft, _media = vocab.FORMATS.get(res.get("format") or "", vocab.OTHER_FORMAT)
@@ -288,8 +292,9 @@ def add_dataset(
                 _concept(g, f"{EU}file-type/{ft}", DCTERMS.MediaTypeOrExtent, "file-type"),
             )
         )
-        if res.get("mimetype") and "/" in res["mimetype"]:
-            mt = URIRef("http://www.iana.org/assignments/media-types/" + res["mimetype"])
+        mimetype = (res.get("mimetype") or "").split(";", 1)[0].strip()  # no parameters
+        if "/" in mimetype and " " not in mimetype:
+            mt = URIRef("http://www.iana.org/assignments/media-types/" + mimetype)
             g.add((mt, RDF.type, DCTERMS.MediaType))
             g.add((dist, DCAT.mediaType, mt))
         if res.get("size") is not None:

@@ -16,6 +16,45 @@ async def on_file_stored(session: AsyncSession, event: CloudEvent) -> None:
     await service.record_file(session, event.data)
 
 
+async def on_file_deleted(session: AsyncSession, event: CloudEvent) -> None:
+    """A file storage deleted: its report is ``gone`` (never validated again, no verdict counted,
+    the datasets using it rescored); a deleted derived CSV also unlinks it from its source's
+    report (and the 3-star CSV claim with it). A deletion seen before the file is recorded as
+    gone, so a late ``storage.file.stored`` does not queue a validation of missing bytes."""
+    from quality.models import QFile
+
+    data: dict[str, Any] = event.data
+    fid = service._uuid(data.get("id"))
+    if fid is None:
+        return
+    row = await session.get(QFile, fid, with_for_update=True)
+    if row is None:
+        session.add(
+            QFile(
+                id=fid,
+                organization_id=service._uuid(data.get("organization_id")),
+                bucket=str(data.get("bucket") or ""),
+                key=str(data.get("key") or ""),
+                status="gone",
+            )
+        )
+        return
+    if row.status == "gone":
+        return
+    row.status = "gone"
+    affected = {d.id for d in await service.datasets_for_file(session, fid)}
+    if row.derived_from is not None:
+        src = await session.get(QFile, row.derived_from, with_for_update=True)
+        if src is not None and (
+            src.derived_file_id == fid or (src.derived_sha256 and src.derived_sha256 == row.sha256)
+        ):
+            src.derived_file_id = src.derived_key = src.derived_sha256 = None
+            affected |= {d.id for d in await service.datasets_for_file(session, src.id)}
+    await session.flush()
+    for did in sorted(affected):
+        await service.recompute_dataset(session, did)
+
+
 async def on_dataset(session: AsyncSession, event: CloudEvent) -> None:
     deleted = event.type.endswith(".deleted")
     await service.apply_dataset(session, event.data, deleted=deleted, event_time=event.time)
@@ -58,7 +97,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         Subscription(
             stream="STORAGE",
             durable="quality__files",
-            handlers={"storage.file.stored": on_file_stored},
+            handlers={
+                "storage.file.stored": on_file_stored,
+                "storage.file.deleted": on_file_deleted,
+            },
         ),
         Subscription(
             stream="CATALOG",

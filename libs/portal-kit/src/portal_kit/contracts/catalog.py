@@ -61,6 +61,20 @@ class OrganizationDocument(_Doc):
     revision: int = 1
 
 
+class DerivedFile(_Doc):
+    """A copy the platform made of a resource's current file (the UTF-8 CSV of an XLSX/XLS/ODS,
+    converted by quality and stored by the storage service); never edited by people."""
+
+    file_id: uuid.UUID  # the storage service's file (derived_from = the resource's file_id)
+    format: str = "CSV"
+    media_type: str
+    name: str | None = None  # the source's name with .csv
+    size: int | None = None
+    sha256: str | None = None
+    url: str  # the public download URL, like ResourceDocument.download_url
+    created_at: datetime | None = None
+
+
 class ResourceDocument(_Doc):
     id: uuid.UUID
     dataset_id: uuid.UUID
@@ -79,6 +93,8 @@ class ResourceDocument(_Doc):
     structure_url: str | None = None
     created_at: datetime
     modified_at: datetime  # last time the resource (metadata or file) changed
+    # added: copies made of the current file (newest per format); a new file version drops them
+    derived: list[DerivedFile] = Field(default_factory=list)
 
 
 class DatasetDocument(_Doc):
