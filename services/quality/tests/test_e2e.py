@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
-from catalog.testing import Api
+from catalog.testing import Api, upload, xlsx_bytes
 from gateway.testing import bearer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -35,18 +34,6 @@ ROWS = [
 
 def csv_text(rows: list[list[str]], sep: str = ",") -> str:
     return "\r\n".join(sep.join(r) for r in rows) + "\r\n"
-
-
-async def upload(
-    gw: httpx.AsyncClient, editor: dict[str, str], org_id: str, name: str, data: bytes
-) -> dict[str, Any]:
-    r = await gw.post(
-        f"/api/v1/files?organization_id={org_id}",
-        content=data,
-        headers={**editor, "X-File-Name": quote(name), "Content-Type": "application/octet-stream"},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def attach(
@@ -125,7 +112,7 @@ async def test_uploaded_files_get_verdicts_through_the_gateway(gw, world, eventu
     }
     rids: dict[str, str] = {}
     for key, (name, data, fmt) in files.items():
-        info = await upload(gw, editor, org["id"], name, data)
+        info = await upload(gw, editor, org["id"], data, name)
         res = await attach(
             gw, editor, ds["id"], info["id"], name.rsplit(".", 1)[0], fmt, eventually
         )
@@ -183,7 +170,7 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
     assert r.status_code == 201, r.text
     ds = r.json()
     bad = await upload(
-        gw, editor, org["id"], "zupynky.csv", b"<html><body>Service Unavailable</body></html>"
+        gw, editor, org["id"], b"<html><body>Service Unavailable</body></html>", "zupynky.csv"
     )
     res = await attach(gw, editor, ds["id"], bad["id"], "Зупинки", "CSV", eventually)
     await report(gw, editor, res["id"], eventually)
@@ -214,7 +201,7 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
         headers={**editor, "If-Match": tag},
     )
     assert r.status_code == 200, r.text
-    good = await upload(gw, editor, org["id"], "Зупинки.csv", csv_text(ROWS).encode("utf-8"))
+    good = await upload(gw, editor, org["id"], csv_text(ROWS).encode("utf-8"), "Зупинки.csv")
     rtag = (
         await gw.get(f"/api/v1/datasets/{ds['id']}/resources/{res['id']}", headers=editor)
     ).headers["etag"]
@@ -289,21 +276,6 @@ async def test_publish_refused_with_reasons_then_fixed(gw, world, eventually) ->
     await eventually(rated, timeout=40, interval=1.0)
 
 
-def xlsx_bytes(rows: list[list[Any]]) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Зупинки"
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 async def test_xlsx_gets_a_derived_csv_in_storage(gw, world, system, eventually) -> None:
     """Issue 5: an XLSX gets a UTF-8 CSV stored back through the storage service, as visible as
     its source (private while the dataset is a draft, public once published), idempotent."""
@@ -323,7 +295,7 @@ async def test_xlsx_gets_a_derived_csv_in_storage(gw, world, system, eventually)
     assert r.status_code == 201, r.text
     ds = r.json()
     rows = [ROWS[0], *[[c if i != 3 else int(c) for i, c in enumerate(r)] for r in ROWS[1:]]]
-    src = await upload(gw, editor, org["id"], "Зупинки ’24.xlsx", xlsx_bytes(rows))
+    src = await upload(gw, editor, org["id"], xlsx_bytes(rows, "Зупинки"), "Зупинки ’24.xlsx")
     res = await attach(gw, editor, ds["id"], src["id"], "Зупинки (XLSX)", "XLSX", eventually)
 
     async def derived() -> dict[str, Any]:
