@@ -4,12 +4,12 @@ The catalog owns datasets; harvest-export (CKAN API), catalog search, quality an
 hold read models fed by events. After faults they must converge to the catalog's state:
 
 - every published dataset of the catalog is in CKAN ``package_search`` and ``package_show``
-  with the same title and number of resources, and nothing else is there (no unpublished,
-  deleted or half-written dataset);
+  with the same title and number of resources (derived CSV copies are resources there), and
+  nothing else is there (no unpublished, deleted or half-written dataset);
 - catalog search by the dataset's id-bearing listing returns exactly the published set;
 - quality has a report for every published dataset, as published, not ahead of the catalog;
-- every stored file attached to a published dataset downloads anonymously with the
-  sha256 the catalog recorded.
+- every stored file attached to a published dataset, and each of its derived copies, downloads
+  anonymously with the sha256 the catalog recorded.
 
 ``python -m portal_dev consistency [--gateway URL]`` prints the differences (exit 1 if any);
 tests call ``await check(client)`` and ``await converge(client)``.
@@ -99,9 +99,13 @@ async def check(
         if p.get("title") != d["title"]:
             rep.differences.append(f"ckan: {d['name']} title {p.get('title')!r} != {d['title']!r}")
         n = p.get("num_resources", len(p.get("resources") or []))
-        if n != len(d.get("resources") or []):
+        # CKAN lists each derived copy (a spreadsheet's CSV) as a resource of its own
+        resources = d.get("resources") or []
+        expected = len(resources) + sum(len(r.get("derived") or []) for r in resources)
+        if n != expected:
             rep.differences.append(
-                f"ckan: {d['name']} has {n} resources, catalog {len(d.get('resources') or [])}"
+                f"ckan: {d['name']} has {n} resources, catalog {expected} "
+                f"({len(resources)} + derived copies)"
             )
     for ds_id, p in ckan.items():
         if ds_id not in catalog:
@@ -146,14 +150,21 @@ async def check(
             for res in d.get("resources") or []:
                 if not res.get("file_id") or not res.get("download_url"):
                     continue
-                n += 1
-                r = await client.get(res["download_url"])
-                if r.status_code != 200:
-                    rep.differences.append(
-                        f"storage: {d['name']}/{res['name']} download -> {r.status_code}"
-                    )
-                elif res.get("sha256") and hashlib.sha256(r.content).hexdigest() != res["sha256"]:
-                    rep.differences.append(f"storage: {d['name']}/{res['name']} sha256 differs")
+                # the file itself, then its derived copies (public exactly when it is)
+                copies = [
+                    (c.get("url"), c.get("sha256"), "CSV copy") for c in res.get("derived") or []
+                ]
+                for url, sha, what in [(res["download_url"], res.get("sha256"), "file"), *copies]:
+                    n += 1
+                    r = await client.get(url)
+                    if r.status_code != 200:
+                        rep.differences.append(
+                            f"storage: {d['name']}/{res['name']} {what} download -> {r.status_code}"
+                        )
+                    elif sha and hashlib.sha256(r.content).hexdigest() != sha:
+                        rep.differences.append(
+                            f"storage: {d['name']}/{res['name']} {what} sha256 differs"
+                        )
         rep.checked["files"] = n
     return rep
 
