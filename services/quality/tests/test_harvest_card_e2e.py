@@ -1,6 +1,7 @@
 """End to end (gateway, catalog, quality, harvest-export as subprocesses): the monitoring card's
 «Оприлюднення» section shows how many of a steward's published datasets the national harvester
-fetched, after a real CKAN gather through the gateway, read from harvest-export's statistics."""
+fetched, after a real CKAN gather through the gateway, read from harvest-export's statistics; and
+the dataset's MQA takes DCAT-AP compliance from harvest-export's SHACL run (HARVEST stream)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,18 @@ async def test_card_shows_what_data_gov_ua_harvested(gw, admin_token, make_user,
         assert r.status_code == 200, r.text
 
     await eventually(exported, timeout=60, interval=0.5)
+
+    # harvest-export's SHACL result reaches quality over the HARVEST stream: the MQA's DCAT-AP
+    # compliance comes from it
+    async def shacl_in_mqa() -> None:
+        r = await gw.get(f"/api/v1/quality/datasets/{ds['id']}", headers=moderator)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["mqa_breakdown"]["dcat_ap_source"] == "shacl", body["mqa_breakdown"]
+        assert body["mqa_breakdown"]["dcat_ap_compliance"] == 30
+        assert body["dcat_ap"]["conforms"] is True and body["dcat_ap"]["violations"] == []
+
+    await eventually(shacl_in_mqa, timeout=40, interval=0.5)
 
     async def harvest_on_card(expected: dict[str, Any]) -> dict[str, Any]:
         r = await gw.get("/api/v1/quality/card", params=params)

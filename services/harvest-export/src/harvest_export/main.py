@@ -2,6 +2,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from portal_kit.app import ServiceSpec, create_service_app
+from portal_kit.events.worker import StreamSpec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harvest_export import ckan_routes, dcat_routes, handlers, log_routes, stats_routes
@@ -35,7 +36,7 @@ SPEC = ServiceSpec(
     title="Harvest-export",
     description="CKAN-compatible Action API and DCAT-AP for data.gov.ua",
     routers=[ckan_routes.router, dcat_routes.router, log_routes.router, stats_routes.router],
-    stream=None,
+    stream=StreamSpec(name="HARVEST", subjects=["harvest.>"]),
     subscriptions=handlers.subscriptions,
     configure_app=configure,
 )

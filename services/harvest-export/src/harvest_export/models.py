@@ -51,6 +51,8 @@ class HxDataset(SQLModel, table=True):
     # SHACL result of the latest build
     valid: bool = True
     invalid_reason: str | None = None
+    # hash of the SHACL result last announced as harvest.dataset.validated (None: never)
+    shacl_digest: str | None = None
     # denormalised for search and facets (of the served package)
     title: str = ""
     org_name: str = ""

@@ -9,12 +9,16 @@ the exported content hash changes, so it never goes backwards and never lies in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from portal_kit.contracts.harvest import DCAT_AP_PROFILE, MAX_VIOLATIONS, DatasetValidated
+from portal_kit.events import outbox
 from prometheus_client import Counter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -183,6 +187,7 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
         violations = await asyncio.to_thread(
             _violations, pkg, ds.doc, org["doc"], settings.site_url
         )
+        await _announce_validation(session, ds, violations)
     else:
         violations = []
     if violations:
@@ -228,6 +233,29 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
     await session.flush()
     BUILDS.labels("built").inc()
     return "built"
+
+
+async def _announce_validation(session: AsyncSession, ds: HxDataset, violations: list[str]) -> None:
+    """Record ``harvest.dataset.validated`` in this transaction when the SHACL result changed."""
+    found = sorted(set(violations))
+    digest = hashlib.sha256(json.dumps(found, ensure_ascii=False).encode()).hexdigest()
+    if digest == ds.shacl_digest:
+        return
+    ds.shacl_digest = digest
+    await outbox.record(
+        session,
+        source="/harvest_export",
+        type="harvest.dataset.validated",
+        subject=str(ds.id),
+        data=DatasetValidated(
+            dataset_id=ds.id,
+            revision=ds.revision,
+            conforms=not found,
+            violations=found[:MAX_VIOLATIONS],
+            profile=DCAT_AP_PROFILE,
+            validated_at=datetime.now(UTC),
+        ),
+    )
 
 
 def _violations(

@@ -92,6 +92,10 @@ async def on_register(session: AsyncSession, event: CloudEvent) -> None:
     await service.apply_register(session, event.data, deleted=event.type.endswith(".deleted"))
 
 
+async def on_dataset_validated(session: AsyncSession, event: CloudEvent) -> None:
+    await service.apply_dcat_validation(session, event.data)
+
+
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     return [
         Subscription(
@@ -111,5 +115,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
                 "catalog.organization.*": on_organization,
                 "catalog.register.*": on_register,
             },
+        ),
+        Subscription(
+            stream="HARVEST",
+            durable="quality__harvest",
+            handlers={"harvest.dataset.validated": on_dataset_validated},
         ),
     ]

@@ -146,6 +146,20 @@ class QOverdueNotice(SQLModel, table=True):
     sent_at: datetime = _ts()
 
 
+class QDcatValidation(SQLModel, table=True):
+    """harvest-export's SHACL result for a dataset's DCAT-AP export (harvest.dataset.validated).
+
+    Created by quality_0004, not by quality_0002 (so it is not in QUALITY_TABLES)."""
+
+    __tablename__ = "q_dcat_validation"
+    dataset_id: uuid.UUID = Field(primary_key=True)
+    revision: int = 0  # the catalog revision harvest-export validated
+    conforms: bool = False
+    violations: list[str] = Field(default_factory=list, sa_type=JSONB)
+    profile: str = ""
+    validated_at: datetime = _ts()
+
+
 QUALITY_TABLES = [
     QOrganization,
     QDataset,

@@ -58,6 +58,8 @@ class DatasetScore:
     mqa_points: float
     mqa_breakdown: dict[str, float]
     mqa_band: str
+    # where dcat_ap_compliance came from: {"source": "shacl" | "properties", ...the SHACL result}
+    dcat_ap: dict[str, Any]
     m: float
     p_ua: float
     passport: dict[str, bool]
@@ -78,7 +80,8 @@ class DatasetScore:
         return {
             "methodology_version": self.methodology_version,
             "mqa_points": self.mqa_points,
-            "mqa_breakdown": self.mqa_breakdown,
+            "mqa_breakdown": {**self.mqa_breakdown, "dcat_ap_source": self.dcat_ap["source"]},
+            "dcat_ap": self.dcat_ap,
             "mqa_band": self.mqa_band,
             "m": self.m,
             "p_ua": self.p_ua,
@@ -185,7 +188,10 @@ def data_score(report: dict[str, Any] | None) -> float | None:
 
 # ---------------------------------------------------------------- MQA
 def mqa(
-    doc: dict[str, Any], org: dict[str, Any] | None, res: list[ResourceState]
+    doc: dict[str, Any],
+    org: dict[str, Any] | None,
+    res: list[ResourceState],
+    shacl: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     cfg = methodology()["mqa"]
     w = cfg["weights"]
@@ -229,10 +235,17 @@ def mqa(
         pts += w["machine_readable"] if fmt in cfg["machine_readable"] else 0
         best = max(best, pts)
     out["interoperability_best_distribution"] = best
-    # DCAT-AP compliance: our view has every mandatory DCAT-AP property (no SHACL run)
-    dcat_ok = bool(
-        doc.get("title") and doc.get("description") and n and all(r.file_id or r.url for r in res)
-    )
+    # DCAT-AP compliance: harvest-export's SHACL run of the dataset's export when there is one
+    # (harvest.dataset.validated); until then, our view has every mandatory DCAT-AP property
+    if shacl is not None:
+        dcat_ok = bool(shacl.get("conforms"))
+    else:
+        dcat_ok = bool(
+            doc.get("title")
+            and doc.get("description")
+            and n
+            and all(r.file_id or r.url for r in res)
+        )
     out["dcat_ap_compliance"] = w["dcat_ap_compliance"] if dcat_ok else 0
     lic = (doc.get("license_id") or "").upper()
     out["license"] = w["license"] if (lic and n) else 0
@@ -455,7 +468,9 @@ def score_dataset(
     res: list[ResourceState],
     last_data_update: datetime | None,
     now: datetime,
+    shacl: dict[str, Any] | None = None,
 ) -> DatasetScore:
+    """``shacl``: harvest-export's SHACL result of the dataset's DCAT-AP export, if any."""
     meth = methodology()
     lic = (doc.get("license_id") or "").upper()
     license_open = lic in meth["stars"]["open_licenses"]
@@ -481,7 +496,10 @@ def score_dataset(
                 "derived_csv": r.derived_csv,
             }
         )
-    breakdown = mqa(doc, org, res)
+    breakdown = mqa(doc, org, res, shacl)
+    dcat_ap: dict[str, Any] = (
+        {"source": "shacl", **shacl} if shacl is not None else {"source": "properties"}
+    )
     points = round(sum(breakdown.values()), 1)
     mqa_band = band(points, meth["mqa"]["bands"])
     m = round(points / meth["mqa"]["max_points"] * 100, 1)
@@ -649,6 +667,20 @@ def score_dataset(
                 f"resources[{i}]",
             )
         )
+    if shacl is not None and not shacl.get("conforms"):
+        first = next(iter(shacl.get("violations") or []), "")
+        profile = shacl.get("profile") or "DCAT-AP"
+        findings.append(
+            Finding(
+                "W-dcat-ap",
+                "warning",
+                f"Опис набору у форматі {profile} не проходить перевірку SHACL, тому національний "
+                f"портал не отримає цей набір; перше порушення: {first}",
+                f"The dataset's {profile} description fails SHACL validation, so the national "
+                f"portal will not receive this dataset; first violation: {first}",
+                None,
+            )
+        )
     if mqa_band == "bad":
         findings.append(
             Finding(
@@ -664,6 +696,7 @@ def score_dataset(
         mqa_points=points,
         mqa_breakdown=breakdown,
         mqa_band=mqa_band,
+        dcat_ap=dcat_ap,
         m=m,
         p_ua=p_ua,
         passport=checks,

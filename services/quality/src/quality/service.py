@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from portal_kit.contracts.harvest import DatasetValidated
 from portal_kit.contracts.quality import (
     DatasetAssessed,
     DatasetOverdue,
@@ -30,6 +31,7 @@ from quality.methodology import methodology, structure_tables, version
 from quality.models import (
     QDataset,
     QDatasetScore,
+    QDcatValidation,
     QFile,
     QOrganization,
     QOverdueNotice,
@@ -180,6 +182,39 @@ async def apply_dataset(
     await session.flush()
     await recompute_dataset(session, did)
     return True
+
+
+async def apply_dcat_validation(session: AsyncSession, data: dict[str, Any]) -> bool:
+    """Keep harvest-export's newest SHACL result of a dataset (by ``(revision, validated_at)``:
+    the same revision is re-validated when its organization or assessment changes the export);
+    False when it is not newer than the stored one. Rescores the dataset."""
+    ev = DatasetValidated.model_validate(data)
+    row = await session.get(QDcatValidation, ev.dataset_id, with_for_update=True)
+    if row is not None and (ev.revision, ev.validated_at) <= (row.revision, row.validated_at):
+        return False
+    if row is None:
+        row = QDcatValidation(dataset_id=ev.dataset_id)
+        session.add(row)
+    row.revision, row.conforms, row.profile = ev.revision, ev.conforms, ev.profile
+    row.violations, row.validated_at = list(ev.violations), ev.validated_at
+    await session.flush()
+    await recompute_dataset(session, ev.dataset_id)
+    return True
+
+
+async def dcat_validation(session: AsyncSession, dataset_id: Any) -> dict[str, Any] | None:
+    """The stored SHACL result of a dataset's export, or None (never built: drafts, or not yet)."""
+    did = _uuid(dataset_id)
+    row = await session.get(QDcatValidation, did) if did else None
+    if row is None:
+        return None
+    return {
+        "conforms": row.conforms,
+        "violations": row.violations,
+        "revision": row.revision,
+        "profile": row.profile,
+        "validated_at": row.validated_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
 
 
 async def ensure_url_check(session: AsyncSession, url: str) -> None:
@@ -459,7 +494,8 @@ async def evaluate(
         ]
         times = [t for t in times if t]
         last = max(times) if times else None
-    return score_dataset(doc, org, res, last, now)
+    shacl = await dcat_validation(session, doc.get("id"))
+    return score_dataset(doc, org, res, last, now, shacl=shacl)
 
 
 def in_scope(doc: dict[str, Any], now: datetime) -> bool:

@@ -50,6 +50,21 @@ class Q:
                 async with self.ctx.sessionmaker() as session, session.begin():
                     await h(session, ev)
 
+    async def deliver(self, event: CloudEvent) -> bool:
+        """Hand one event to its subscription as the consumer does: the inbox row and the effect in
+        one transaction. False when the inbox already had it (a redelivery)."""
+        from portal_kit.events.consumer import first_delivery
+
+        for sub in handlers.subscriptions(self.ctx):
+            h = sub.handler_for(event.type)
+            if h is not None:
+                async with self.ctx.sessionmaker() as session, session.begin():
+                    if not await first_delivery(session, consumer=sub.durable, event=event):
+                        return False
+                    await h(session, event)
+                return True
+        raise AssertionError(f"no subscription handles {event.type}")
+
     async def upload(
         self, content: bytes, name: str, org: uuid.UUID, declared_size: int | None = None
     ) -> uuid.UUID:
