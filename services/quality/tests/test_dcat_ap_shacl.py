@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from portal_kit.contracts.harvest import DatasetValidated
 from portal_kit.events.envelope import make_event
 
+from quality import methodology
 from quality.testing import Q, dataset_doc, org_doc, resource_doc
 
 VIOLATION = (
@@ -57,7 +58,7 @@ async def test_mqa_dcat_ap_compliance_follows_the_shacl_result(q: Q) -> None:
     assert before["mqa_breakdown"]["dcat_ap_source"] == "properties"
     assert before["mqa_breakdown"]["dcat_ap_compliance"] == 30
     assert before["dcat_ap"] == {"source": "properties"}
-    assert before["methodology_version"] == "2026.12-1"
+    assert before["methodology_version"] == methodology.version() == "2026.11-4"
     base = before["mqa_points"]
 
     t0 = datetime.now(UTC)
