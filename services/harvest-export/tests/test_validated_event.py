@@ -95,3 +95,51 @@ async def test_validated_is_recorded_once_per_change_of_the_result(hx, monkeypat
     assert len(events) == 3
     fixed = DatasetValidated.model_validate(events[2]["data"])
     assert fixed.conforms is True and fixed.violations == [] and fixed.revision == 6
+
+
+async def test_exports_built_before_the_event_existed_are_announced_once(hx):
+    """An upgrade: published exports with no announced SHACL result get one at start, nothing
+    else about them changes, and a second pass announces nothing."""
+    org = T.organization()
+    assert await hx.feed_org(org)
+    docs = [
+        T.bump(T.dataset(org, i, title=f"Реєстр укриттів, район {i}"), status="published")
+        for i in range(3)
+    ]
+    for d in docs:
+        assert await hx.feed_dataset(d)
+    ids = [d["id"] for d in docs]
+    # as a database migrated from before harvest.dataset.validated: no digest, no event
+    async with hx.ctx.sessionmaker() as session, session.begin():
+        await session.exec(
+            sa.update(HxDataset).where(HxDataset.id.in_(ids)).values(shacl_digest=None)
+        )
+        await session.exec(
+            sa.delete(OutboxMessage).where(
+                OutboxMessage.type == "harvest.dataset.validated",
+                OutboxMessage.payload["subject"].astext.in_(ids),
+            )
+        )
+        before = {
+            r.id: (r.metadata_modified, r.content_hash)
+            for r in (
+                await session.exec(sa.select(HxDataset).where(HxDataset.id.in_(ids)))
+            ).scalars()
+        }
+    assert await readmodel.announce_unvalidated(hx.ctx.sessionmaker, hx.settings) >= 3
+    for did in ids:
+        events = await validated_events(hx, did)
+        assert len(events) == 1, did
+        data = DatasetValidated.model_validate(events[0]["data"])
+        assert data.conforms is True and str(data.dataset_id) == did
+    async with hx.ctx.sessionmaker() as session:
+        after = {
+            r.id: (r.metadata_modified, r.content_hash)
+            for r in (
+                await session.exec(sa.select(HxDataset).where(HxDataset.id.in_(ids)))
+            ).scalars()
+        }
+    assert after == before  # the harvester sees no change
+    assert await readmodel.announce_unvalidated(hx.ctx.sessionmaker, hx.settings) == 0
+    for did in ids:
+        assert len(await validated_events(hx, did)) == 1

@@ -1,14 +1,39 @@
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
-from portal_kit.app import ServiceSpec, create_service_app
+from portal_kit.app import ServiceContext, ServiceSpec, create_service_app
 from portal_kit.events.worker import StreamSpec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harvest_export import ckan_routes, dcat_routes, handlers, log_routes, stats_routes
+from harvest_export import ckan_routes, dcat_routes, handlers, log_routes, readmodel, stats_routes
 from harvest_export.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger("harvest_export")
+
+
+async def announce_backlog(ctx: ServiceContext) -> None:
+    """Once per start: datasets exported before their SHACL result was announced get it now
+    (quality's MQA then uses the real validation for them too); retried while the database is
+    not reachable."""
+    while True:
+        try:
+            n = await readmodel.announce_unvalidated(ctx.sessionmaker, ctx.settings)  # type: ignore[arg-type]
+            if n:
+                log.info("announced the SHACL result of %d earlier exports", n)
+                if ctx.worker is not None:
+                    ctx.worker.wake_relay()
+            return
+        except Exception:
+            log.exception("announcing earlier SHACL results failed; retrying")
+            if not await ctx.sleep(10):
+                return
+
+
+async def on_startup(ctx: ServiceContext) -> None:
+    if ctx.settings.run_worker:
+        ctx.spawn(announce_backlog(ctx), "harvest-announce-backlog")
 
 
 class CollapseSlashes:
@@ -39,6 +64,7 @@ SPEC = ServiceSpec(
     stream=StreamSpec(name="HARVEST", subjects=["harvest.>"]),
     subscriptions=handlers.subscriptions,
     configure_app=configure,
+    on_startup=[on_startup],
 )
 
 

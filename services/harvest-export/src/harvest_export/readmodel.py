@@ -154,13 +154,10 @@ def dcat_inputs(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc.get(k) for k in keys}
 
 
-async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> str:
-    """Rebuild one dataset's export; returns the outcome (hidden, unchanged, built, invalid)."""
-    if ds.status != "published":
-        ds.served = False
-        await session.flush()
-        BUILDS.labels("hidden").inc()
-        return "hidden"
+async def _package(
+    session: AsyncSession, ds: HxDataset, settings: Settings
+) -> tuple[dict[str, Any], dict[str, Any], datetime]:
+    """The CKAN package dict of the dataset as it stands now, its organization and creation time."""
     org = await _org_for(session, ds)
     quality_row = await session.get(HxQuality, ds.id)
     quality = quality_row.data if quality_row is not None else None
@@ -175,6 +172,17 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
         name_prefix=settings.name_prefix,
         metadata_created=created,
     )
+    return pkg, org, created
+
+
+async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> str:
+    """Rebuild one dataset's export; returns the outcome (hidden, unchanged, built, invalid)."""
+    if ds.status != "published":
+        ds.served = False
+        await session.flush()
+        BUILDS.labels("hidden").inc()
+        return "hidden"
+    pkg, org, created = await _package(session, ds, settings)
     digest = ckan.content_hash(pkg, dcat_inputs(ds.doc))
     if digest == ds.content_hash and ds.served:
         BUILDS.labels("unchanged").inc()
@@ -233,6 +241,41 @@ async def rebuild(session: AsyncSession, ds: HxDataset, settings: Settings) -> s
     await session.flush()
     BUILDS.labels("built").inc()
     return "built"
+
+
+async def announce_unvalidated(sessionmaker: Any, settings: Settings, batch: int = 20) -> int:
+    """Validate and announce the published datasets that have no announced SHACL result yet
+    (exports built before ``harvest.dataset.validated`` existed, or while validation was off);
+    nothing else about them changes. Returns how many were announced."""
+    if not settings.validate_shacl:
+        return 0
+    done = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            rows = (
+                (
+                    await session.exec(  # type: ignore[call-overload]
+                        sa.select(HxDataset)
+                        .where(HxDataset.status == "published", HxDataset.shacl_digest.is_(None))
+                        .order_by(HxDataset.id)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                return done
+            for ds in rows:
+                pkg, org, _ = await _package(session, ds, settings)
+                if ds.metadata_modified is not None:
+                    pkg["metadata_modified"] = ckan.ts(ds.metadata_modified)
+                violations = await asyncio.to_thread(
+                    _violations, pkg, ds.doc, org["doc"], settings.site_url
+                )
+                await _announce_validation(session, ds, violations)
+                done += 1
 
 
 async def _announce_validation(session: AsyncSession, ds: HxDataset, violations: list[str]) -> None:
