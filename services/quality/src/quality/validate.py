@@ -11,6 +11,7 @@ the whole file in the same pass (a column takes the narrowest type that at least
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -1297,56 +1298,79 @@ def arrow_text(
     want_keys = table.row_keys is not None
 
     items: queue.Queue[Any] = queue.Queue(maxsize=ARROW_QUEUE)
+    raw: queue.Queue[Any] = queue.Queue(maxsize=ARROW_QUEUE)
     stop = threading.Event()
 
-    def put(item: Any) -> bool:
+    def put(q: queue.Queue[Any], item: Any) -> bool:
         while not stop.is_set():
             try:
-                items.put(item, timeout=0.05)
+                q.put(item, timeout=0.05)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
-        opts, bad_rows = _arrow_options(table.width, delim, block)
+    def cut() -> None:
+        """Stage 1: read (and so hash) the stream and cut it into blocks of whole rows."""
         carry, done = rest, eof
         try:
             while not stop.is_set():
                 data = b"" if done else buf.read(block)
                 piece = carry + data if carry else data
                 if data:
-                    cut = _row_end(piece, nl, last=True)
-                    if cut < 0:
+                    end = _row_end(piece, nl, last=True)
+                    if end < 0:
                         carry = piece
                         continue
-                    chunk, carry = piece[:cut], piece[cut:]
+                    chunk, carry = piece[:end], piece[end:]
                 else:
                     chunk, carry = piece, b""
-                if chunk:
-                    try:
-                        body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode()
-                    except UnicodeDecodeError:
-                        body = None
-                    tbl = None if body is None else _tokenize(body, opts, bad_rows, False)
-                    keys = None
-                    # rows of the wrong width: (1-based row of the block, its text)
-                    bad = [(r.number, r.text) for r in bad_rows]
-                    if tbl is not None and want_keys:
-                        keys = _line_keys(body, nl, tbl.num_rows + len(bad), delim)  # type: ignore[arg-type]
-                        for num, _ in reversed(bad):
-                            del keys[num - 1]
-                    if not put((chunk, tbl, keys, bad)):
-                        return
+                if chunk and not put(raw, chunk):
+                    return
                 if not data:
                     break
         except BaseException as exc:  # noqa: BLE001 - re-raised in the checking thread
-            put(exc)
+            put(raw, exc)
             return
-        put(None)
+        put(raw, None)
 
-    reader = threading.Thread(target=produce, name="quality-csv-reader", daemon=True)
-    reader.start()
+    def produce() -> None:
+        """Stage 2: tokenize each block and hash its rows for duplicate-row."""
+        opts, bad_rows = _arrow_options(table.width, delim, block)
+        try:
+            while not stop.is_set():
+                try:
+                    chunk = raw.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if chunk is None or isinstance(chunk, BaseException):
+                    put(items, chunk)
+                    return
+                try:
+                    body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode()
+                except UnicodeDecodeError:
+                    body = None
+                tbl = None if body is None else _tokenize(body, opts, bad_rows, False)
+                keys = None
+                # rows of the wrong width: (1-based row of the block, its text)
+                bad = [(r.number, r.text) for r in bad_rows]
+                if tbl is not None and want_keys:
+                    keys = _line_keys(body, nl, tbl.num_rows + len(bad), delim)  # type: ignore[arg-type]
+                    for num, _ in reversed(bad):
+                        del keys[num - 1]
+                if not put(items, (chunk, tbl, keys, bad)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the checking thread
+            put(items, exc)
+
+    # three stages on their own threads: reading/hashing/cutting, tokenizing, checking (here);
+    # the first two mostly run outside the GIL
+    stages = [
+        threading.Thread(target=cut, name="quality-csv-reader", daemon=True),
+        threading.Thread(target=produce, name="quality-csv-tokenizer", daemon=True),
+    ]
+    for t in stages:
+        t.start()
     batch: list[Any] = []
     batch_keys: list[int] = []
     batch_bytes = 0
@@ -1396,12 +1420,12 @@ def arrow_text(
         flush()
     finally:
         stop.set()
-        while reader.is_alive():
-            try:
-                items.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        reader.join()
+        for t in stages:
+            while t.is_alive():
+                for q in (items, raw):
+                    with contextlib.suppress(queue.Empty):
+                        q.get_nowait()
+                t.join(timeout=0.05)
     table.finish()
 
 
