@@ -1089,6 +1089,20 @@ class KeyedRows:
         return row
 
 
+def _simple_keys(body: bytes, nl: bytes) -> list[int] | None:
+    """The raw-text hash of each line of ``body`` when its rows are plain lines — what
+    ``_line_keys`` gives when the count matches Arrow's rows; None for odd line breaks."""
+    other = b"\r" if nl == b"\n" else b"\n"
+    if other in body and (nl != b"\n" or body.count(b"\r") != body.count(b"\r\n")):
+        return None
+    lines = body.split(nl)
+    if lines and not lines[-1]:
+        lines.pop()
+    if b"\r" in body:
+        lines = list(map(bytes.rstrip, lines, repeat(b"\r\n", len(lines))))
+    return list(map(hash, lines))
+
+
 def _line_keys(body: bytes, nl: bytes, n: int, delim: str) -> list[int]:
     """The raw-text hash of each of the ``n`` rows Arrow read from ``body`` (UTF-8, whole rows).
     Fast when every row is one line; rows with quoted line breaks are joined by quote parity;
@@ -1325,7 +1339,10 @@ def arrow_text(
                     chunk, carry = piece[:end], piece[end:]
                 else:
                     chunk, carry = piece, b""
-                if chunk and not put(raw, chunk):
+                # the row hashes of a UTF-8 block are made here, beside reading, when the
+                # rows are plain lines (checked against Arrow's row count in the next stage)
+                pre = _simple_keys(chunk, nl) if want_keys and encoding != "cp1251" else None
+                if chunk and not put(raw, (chunk, pre)):
                     return
                 if not data:
                     break
@@ -1340,12 +1357,13 @@ def arrow_text(
         try:
             while not stop.is_set():
                 try:
-                    chunk = raw.get(timeout=0.05)
+                    got = raw.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                if chunk is None or isinstance(chunk, BaseException):
-                    put(items, chunk)
+                if got is None or isinstance(got, BaseException):
+                    put(items, got)
                     return
+                chunk, pre = got
                 try:
                     body = chunk if encoding != "cp1251" else chunk.decode("cp1251").encode()
                 except UnicodeDecodeError:
@@ -1355,7 +1373,10 @@ def arrow_text(
                 # rows of the wrong width: (1-based row of the block, its text)
                 bad = [(r.number, r.text) for r in bad_rows]
                 if tbl is not None and want_keys:
-                    keys = _line_keys(body, nl, tbl.num_rows + len(bad), delim)  # type: ignore[arg-type]
+                    n = tbl.num_rows + len(bad)
+                    keys = pre if pre is not None and len(pre) == n else None
+                    if keys is None:
+                        keys = _line_keys(body, nl, n, delim)  # type: ignore[arg-type]
                     for num, _ in reversed(bad):
                         del keys[num - 1]
                 if not put(items, (chunk, tbl, keys, bad)):
