@@ -459,6 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         help="start fresh servers and a seeded system in a temp dir",
     )
     args = ap.parse_args(argv)
+    load = {
+        "duration": args.duration,
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "find_rate": args.find_rate,
+        "target_ms": args.target_ms,
+    }
     if args.self_contained:
         import tempfile
 
@@ -489,17 +496,7 @@ def main(argv: list[str] | None = None) -> int:
                 if getattr(sp.process, "pid", None)
             }
             res = asyncio.run(
-                run_load(
-                    system.gateway_url,
-                    args.admin_email,
-                    password,
-                    duration=args.duration,
-                    concurrency=args.concurrency,
-                    pids=pids or None,
-                    rate=args.rate,
-                    find_rate=args.find_rate,
-                    target_ms=args.target_ms,
-                )
+                run_load(system.gateway_url, args.admin_email, password, pids=pids or None, **load)
             )
         finally:
             system.stop()
@@ -512,18 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("give --admin-password or run `make run` first", file=sys.stderr)
                 return 2
             password = pw.read_text().strip()
-        res = asyncio.run(
-            run_load(
-                args.gateway,
-                args.admin_email,
-                password,
-                duration=args.duration,
-                concurrency=args.concurrency,
-                rate=args.rate,
-                find_rate=args.find_rate,
-                target_ms=args.target_ms,
-            )
-        )
+        res = asyncio.run(run_load(args.gateway, args.admin_email, password, **load))
     print(report(res, args.concurrency))
     mix, _ = res["mix"]
     return 1 if sum(mix.server_errors.values()) else 0

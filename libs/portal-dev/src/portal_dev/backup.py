@@ -244,26 +244,11 @@ def restore(source: Path | str, ep: Endpoints, *, streams: bool = True) -> dict[
         dump = source / "postgres" / f"{db}.dump"
         if _sha256(dump) != meta["sha256"]:
             raise RuntimeError(f"{dump} is damaged (sha256 differs from the manifest)")
-        _pg(
-            "psql",
-            ep,
-            "-X",
-            "-q",
-            "-d",
-            "postgres",
-            "-c",
+        for sql in (
             f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)',
-        )
-        _pg(
-            "psql",
-            ep,
-            "-X",
-            "-q",
-            "-d",
-            "postgres",
-            "-c",
             f"CREATE DATABASE \"{db}\" ENCODING 'UTF8' TEMPLATE template0",
-        )
+        ):
+            _pg("psql", ep, "-X", "-q", "-d", "postgres", "-c", sql)
         _pg("pg_restore", ep, "--no-owner", "--no-acl", "--exit-on-error", "-d", db, str(dump))
     client = ep.minio()
     bucket = manifest["s3"]["bucket"]

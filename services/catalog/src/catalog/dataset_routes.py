@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -451,6 +452,26 @@ def _held_response(ds: Dataset, body: dict[str, Any]) -> JSONResponse:
     )
 
 
+def _apply_resource_changes(
+    r: Resource, changes: dict[str, Any], history: dict[str, Any], now: datetime
+) -> bool:
+    """Set the fields of ``r`` that differ, noting each in ``history`` (before/after); a resource
+    that changed gets a new revision. Returns whether anything changed."""
+    changed = False
+    for key, value in changes.items():
+        if getattr(r, key) != value:
+            history[f"resources.{r.id}.{key}"] = {
+                "before": jsonable(getattr(r, key)),
+                "after": jsonable(value),
+            }
+            setattr(r, key, value)
+            changed = True
+    if changed:
+        r.revision += 1
+        r.modified_at = now
+    return changed
+
+
 async def _apply_resource_ops(
     session, ds: Dataset, ops: dict[str, Any], history: dict[str, Any]
 ) -> list[tuple[Resource, str]]:
@@ -476,18 +497,7 @@ async def _apply_resource_ops(
         r = by_id.get(str(rid))
         if r is None:
             continue
-        changed = False
-        for key, value in changes.items():
-            if getattr(r, key) != value:
-                history[f"resources.{r.id}.{key}"] = {
-                    "before": jsonable(getattr(r, key)),
-                    "after": jsonable(value),
-                }
-                setattr(r, key, value)
-                changed = True
-        if changed:
-            r.revision += 1
-            r.modified_at = now
+        if _apply_resource_changes(r, changes, history, now):
             session.add(r)
             out.append((r, "updated"))
     for i, doc in enumerate(ops.get("add") or []):
@@ -723,17 +733,8 @@ async def update_resource(
         if proposal:
             await _propose(session, ds, pending, principal, proposal)
         return _held_response(ds, view)
-    history = {}
-    for key, value in changes.items():
-        if getattr(r, key) != value:
-            history[f"resources.{r.id}.{key}"] = {
-                "before": jsonable(getattr(r, key)),
-                "after": jsonable(value),
-            }
-            setattr(r, key, value)
-    if history:
-        r.revision += 1
-        r.modified_at = utc_now()
+    history: dict[str, Any] = {}
+    if _apply_resource_changes(r, changes, history, utc_now()):
         session.add(r)
         await svc.flush(session)
         await _touch(session, ds)

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 from portal_kit.app import ServiceContext
@@ -112,6 +113,21 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+async def fetch_page(
+    session: AsyncSession, model: Any, where: Any, order: tuple[Any, ...], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """One page of ``model`` rows matching ``where`` in ``order``, and how many match in all."""
+    total = (
+        await session.exec(sa.select(sa.func.count()).select_from(model).where(where))  # type: ignore[call-overload]
+    ).scalar_one()
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sa.select(model).where(where).order_by(*order).limit(limit).offset(offset)
+        )
+    ).scalars()
+    return list(rows), int(total)
 
 
 # ---------------------------------------------------------------- who is asking

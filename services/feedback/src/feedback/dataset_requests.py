@@ -31,6 +31,7 @@ from feedback.common import (
     Offset,
     Text,
     check_if_match,
+    fetch_page,
     iso,
     now,
     page,
@@ -218,30 +219,15 @@ async def list_requests(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     where = sa.true() if status is None else DatasetRequest.status == status
-    total = (
-        await session.exec(sa.select(sa.func.count()).select_from(DatasetRequest).where(where))
-    ).scalar_one()  # type: ignore[call-overload]
     order = (
         (DatasetRequest.votes.desc(), DatasetRequest.created_at.desc())  # type: ignore[attr-defined]
         if sort == "votes"
         else (DatasetRequest.created_at.desc(),)
     )  # type: ignore[attr-defined]
-    rows = (
-        (
-            await session.exec(
-                sa.select(DatasetRequest)
-                .where(where)
-                .order_by(  # type: ignore[call-overload]
-                    *order, DatasetRequest.id
-                )
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .scalars()
-        .all()
+    rows, total = await fetch_page(
+        session, DatasetRequest, where, (*order, DatasetRequest.id), limit, offset
     )
-    return page([view(r, principal) for r in rows], int(total), limit, offset)
+    return page([view(r, principal) for r in rows], total, limit, offset)
 
 
 @router.get("/{request_id}", summary="One request with its comments")

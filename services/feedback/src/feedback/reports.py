@@ -29,6 +29,7 @@ from feedback.common import (
     check_if_match,
     client_key,
     ctx_of,
+    fetch_page,
     fingerprint,
     iso,
     now,
@@ -405,21 +406,10 @@ async def _list(
     elif overdue is False:
         conds.append(sa.not_(late))
     where = sa.and_(sa.true(), *conds)
-    total = (
-        await session.exec(sa.select(sa.func.count()).select_from(Report).where(where))
-    ).scalar_one()  # type: ignore[call-overload]
     order = (Report.deadline_at, Report.id) if queue else (Report.created_at.desc(), Report.id)  # type: ignore[attr-defined]
-    rows = (
-        (
-            await session.exec(  # type: ignore[call-overload]
-                sa.select(Report).where(where).order_by(*order).limit(limit).offset(offset)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows, total = await fetch_page(session, Report, where, order, limit, offset)
     items = [view(r, t, request, None, private=can_see_private(principal, r)) for r in rows]
-    return page(items, int(total), limit, offset)
+    return page(items, total, limit, offset)
 
 
 @router.get(

@@ -37,6 +37,7 @@ from feedback.common import (
     Text,
     check_if_match,
     clock_of,
+    fetch_page,
     iso,
     now,
     page,
@@ -196,25 +197,9 @@ async def list_showcases(
     if link_status is not None:
         conds.append(Showcase.link_status == link_status)
     where = sa.and_(sa.true(), *conds)
-    total = (
-        await session.exec(sa.select(sa.func.count()).select_from(Showcase).where(where))
-    ).scalar_one()  # type: ignore[call-overload]
-    rows = (
-        (
-            await session.exec(
-                sa.select(Showcase)
-                .where(where)
-                .order_by(  # type: ignore[call-overload]
-                    Showcase.created_at.desc(), Showcase.id
-                )
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .scalars()
-        .all()
-    )  # type: ignore[attr-defined]
-    return page([view(s, principal) for s in rows], int(total), limit, offset)
+    order = (Showcase.created_at.desc(), Showcase.id)  # type: ignore[attr-defined]
+    rows, total = await fetch_page(session, Showcase, where, order, limit, offset)
+    return page([view(s, principal) for s in rows], total, limit, offset)
 
 
 @router.get("/{showcase_id}", summary="One showcase")

@@ -25,6 +25,7 @@ from feedback.common import (
     Text,
     check_if_match,
     client_key,
+    fetch_page,
     iso,
     now,
     page,
@@ -237,26 +238,10 @@ async def list_surveys(
     if status:
         conds.append(Survey.status == status)
     where = sa.and_(sa.true(), *conds)
-    total = (
-        await session.exec(sa.select(sa.func.count()).select_from(Survey).where(where))
-    ).scalar_one()  # type: ignore[call-overload]
-    rows = (
-        (
-            await session.exec(
-                sa.select(Survey)
-                .where(where)
-                .order_by(  # type: ignore[call-overload]
-                    Survey.created_at.desc(), Survey.id
-                )
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .scalars()
-        .all()
-    )  # type: ignore[attr-defined]
+    order = (Survey.created_at.desc(), Survey.id)  # type: ignore[attr-defined]
+    rows, total = await fetch_page(session, Survey, where, order, limit, offset)
     t = now(request)
-    return page([view(s, t) for s in rows], int(total), limit, offset)
+    return page([view(s, t) for s in rows], total, limit, offset)
 
 
 @router.get("/{survey_id}", summary="One survey")

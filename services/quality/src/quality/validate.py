@@ -1107,32 +1107,31 @@ def _line_keys(body: bytes, nl: bytes, n: int, delim: str) -> list[int]:
     """The raw-text hash of each of the ``n`` rows Arrow read from ``body`` (UTF-8, whole rows).
     Fast when every row is one line; rows with quoted line breaks are joined by quote parity;
     anything stranger (bare CR inside LF rows) is re-read with the csv module."""
-    lines = body.split(nl)
-    if lines and not lines[-1]:
-        lines.pop()
-    other = b"\r" if nl == b"\n" else b"\n"
-    strange = other in body and (nl != b"\n" or body.count(b"\r") != body.count(b"\r\n"))
-    if not strange:
-        if len(lines) != n:
-            merged: list[bytes] = []
-            cur: bytes | None = None
-            odd = 0
-            for ln in lines:
-                q = ln.count(b'"') & 1
-                if cur is None:
-                    cur, odd = ln, q
-                else:
-                    cur, odd = cur + nl + ln, odd ^ q
-                if not odd:
-                    merged.append(cur)
-                    cur = None
-            if cur is not None:
+    keys = _simple_keys(body, nl)
+    if keys is not None and len(keys) == n:
+        return keys
+    if keys is not None:  # plain line breaks, but some rows span lines (quoted line breaks)
+        lines = body.split(nl)
+        if lines and not lines[-1]:
+            lines.pop()
+        merged: list[bytes] = []
+        cur: bytes | None = None
+        odd = 0
+        for ln in lines:
+            q = ln.count(b'"') & 1
+            if cur is None:
+                cur, odd = ln, q
+            else:
+                cur, odd = cur + nl + ln, odd ^ q
+            if not odd:
                 merged.append(cur)
-            lines = merged
-        if len(lines) == n:
+                cur = None
+        if cur is not None:
+            merged.append(cur)
+        if len(merged) == n:
             if b"\r" in body:
-                lines = list(map(bytes.rstrip, lines, repeat(b"\r\n", len(lines))))
-            return list(map(hash, lines))
+                merged = list(map(bytes.rstrip, merged, repeat(b"\r\n", len(merged))))
+            return list(map(hash, merged))
     rows = KeyedRows(io.StringIO(body.decode("utf-8"), newline=""), delim)
     keys = [rows.key for _ in rows]
     if len(keys) != n:  # pragma: no cover - Arrow and the csv module disagree on the rows
